@@ -1,0 +1,55 @@
+#include "runtime/thread_pool.h"
+
+#include <immintrin.h>
+
+namespace slim {
+
+ThreadPool::ThreadPool(int n_threads) : n_(n_threads < 1 ? 1 : n_threads) {
+  for (int t = 1; t < n_; ++t) threads_.emplace_back([this, t] { worker(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true);
+  generation_.fetch_add(1);
+  generation_.notify_all();
+  for (auto& th : threads_) th.join();
+}
+
+void ThreadPool::run(const std::function<void(int, int)>& fn) {
+  if (n_ == 1) {
+    fn(0, 1);
+    return;
+  }
+  job_ = &fn;
+  pending_.store(n_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
+  fn(0, n_);
+  // Wait for the workers: spin first (regions are short), then yield.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 20000) _mm_pause();
+    else std::this_thread::yield();
+  }
+  job_ = nullptr;
+}
+
+void ThreadPool::worker(int tid) {
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t g;
+    int spins = 0;
+    while ((g = generation_.load(std::memory_order_acquire)) == seen) {
+      if (++spins < 20000) {
+        _mm_pause();
+      } else {
+        generation_.wait(seen, std::memory_order_acquire);
+      }
+    }
+    seen = g;
+    if (stop_.load()) return;
+    (*job_)(tid, n_);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+}  // namespace slim
