@@ -1,0 +1,69 @@
+// slim — long-context LLM inference with dynamic token pruning. Entry point: parses the sub-command.
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "slim/error.h"
+
+namespace slim::cli {
+
+void add_model_options(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("-m,--model", o.model, "GGUF model file (default: installed Gemma 3 270M, or $SLIM_MODEL)");
+  cmd->add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (0: the model's trained length)")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", o.n_threads, "Threads")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--ubatch-size", o.n_ubatch, "Tokens per forward micro-batch in prompt processing")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 8192));
+  cmd->add_flag("--kv-f32", o.kv_f32, "Keep the KV cache in F32 instead of F16");
+}
+
+void add_sampling_options(CLI::App* cmd, SamplingParams& s) {
+  cmd->add_option("--temp", s.temperature, "Temperature; 0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+  cmd->add_option("--top-p", s.top_p, "Nucleus sampling threshold (1: off)")->capture_default_str();
+  cmd->add_option("--min-p", s.min_p, "Drop tokens below min-p × p(best) (0: off)")->capture_default_str();
+  cmd->add_option("--repeat-penalty", s.repeat_penalty, "Penalty for repeated tokens (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", s.repeat_last_n, "Tokens the penalties look back over")->capture_default_str();
+  cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI-style presence penalty")->capture_default_str();
+  cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI-style frequency penalty")
+      ->capture_default_str();
+  cmd->add_option("-s,--seed", s.seed, "Random seed (default: random, printed)");
+}
+
+}  // namespace slim::cli
+
+int main(int argc, char** argv) {
+  using namespace slim::cli;
+  CLI::App app{
+      "slim — long-context LLM inference on the CPU, with dynamic token pruning.\n"
+      "Loads GGUF models (Gemma 3, Llama, Qwen2, Qwen3). Start with:  slim run -p \"Hello\""};
+  app.require_subcommand(1);
+  RunOptions run;
+  InspectOptions inspect;
+  PerplexityOptions ppl;
+  add_run_command(app, run);
+  add_inspect_command(app, inspect);
+  add_perplexity_command(app, ppl);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (run.selected) return run_command(run);
+    if (inspect.selected) return inspect_command(inspect);
+    if (ppl.selected) return perplexity_command(ppl);
+  } catch (const slim::Error& e) {
+    std::fprintf(stderr, "slim: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "slim: error: out of memory (try a smaller context with -c)\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "slim: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

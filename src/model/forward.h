@@ -1,0 +1,45 @@
+// The transformer forward pass on a set of token rows tagged with their absolute positions.
+// Rows need not be contiguous positions: RoPE, causality and sliding windows use the tags, so a caller
+// (e.g. a pruning policy) may run a layer on any subset of the sequence's tokens.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kv/kv_cache.h"
+#include "slim/model.h"
+#include "tensor/kernels.h"
+
+namespace slim {
+class ThreadPool;
+
+// Scratch for up to `cap` rows, allocated once per context.
+struct Workspace {
+  int cap = 0;
+  std::vector<float> h, q, k, v, att, o, gate, up, act;
+  std::vector<float> rope_cs;  // cos/sin per row for the current layer's base
+  void reserve(const ModelConfig& c, int rows);
+};
+
+// Hidden states of n active rows (x: n × n_embd, row-major) and their positions.
+struct Rows {
+  float* x = nullptr;
+  int32_t* pos = nullptr;
+  int n = 0;
+};
+
+kernels::Weight as_weight(const TensorView& t);
+
+// Writes the rows' embeddings (scaled as the architecture wants).
+void embed_tokens(const Model& m, const int32_t* tokens, int n, float* x, ThreadPool& pool);
+
+// Runs layer l on the rows: appends their K/V to kv, then attention + FFN update rows.x in place.
+// If keep_rows >= 0, only the first keep_rows rows need outputs after attention (their K/V are still stored
+// for all n rows); rows.n becomes keep_rows — used to skip work for rows whose logits are not needed in the
+// last layer.
+void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
+                   int keep_rows = -1);
+
+// Final norm + LM head for n rows of x → logits (n × n_vocab).
+void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool);
+
+}  // namespace slim

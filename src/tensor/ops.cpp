@@ -1,0 +1,109 @@
+#include "tensor/ops.h"
+
+#include <cmath>
+#include <vector>
+
+#include "tensor/kernels.h"
+
+namespace slim::ops {
+
+void rmsnorm(const float* x, const float* w, float* y, int n, float eps) {
+  double sum = 0.0;  // double, as ggml does, so long rows do not lose precision
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float mean = static_cast<float>(sum / n);
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  if (w) {
+    for (int i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+  } else {
+    for (int i = 0; i < n; ++i) y[i] = x[i] * scale;
+  }
+}
+
+void rope_table(float* cs, int n_rot, int32_t pos, float base, float freq_scale, const float* freq_factors) {
+  const int half = n_rot / 2;
+  const float theta_scale = std::pow(base, -2.0f / n_rot);
+  float theta = static_cast<float>(pos);  // advanced by multiplication, like ggml's angle cache
+  for (int i = 0; i < half; ++i) {
+    const float ff = freq_factors ? freq_factors[i] : 1.0f;
+    const float t = freq_scale * (theta / ff);
+    cs[2 * i] = std::cos(t);
+    cs[2 * i + 1] = std::sin(t);
+    theta *= theta_scale;
+  }
+}
+
+void rope_apply(float* x, const float* cs, int n_rot, bool neox) {
+  const int half = n_rot / 2;
+  if (neox) {
+    for (int i = 0; i < half; ++i) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float a = x[i], b = x[i + half];
+      x[i] = a * c - b * s;
+      x[i + half] = a * s + b * c;
+    }
+  } else {
+    for (int i = 0; i < half; ++i) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float a = x[2 * i], b = x[2 * i + 1];
+      x[2 * i] = a * c - b * s;
+      x[2 * i + 1] = a * s + b * c;
+    }
+  }
+}
+
+void rope(float* x, int n_rot, int32_t pos, float base, float freq_scale, const float* freq_factors, bool neox) {
+  std::vector<float> cs(n_rot);
+  rope_table(cs.data(), n_rot, pos, base, freq_scale, freq_factors);
+  rope_apply(x, cs.data(), n_rot, neox);
+}
+
+float gelu_tanh_exact(float x) {
+  const float k = 0.79788456080286535587989211986876f;  // sqrt(2/pi)
+  return 0.5f * x * (1.0f + std::tanh(k * x * (1.0f + 0.044715f * x * x)));
+}
+
+namespace {
+// GELU over every fp16 value, stored as fp16: ggml evaluates GELU this way on the CPU, so using the same
+// table keeps our activations bit-compatible with llama.cpp's.
+struct GeluTable {
+  std::vector<uint16_t> t;
+  GeluTable() : t(65536) {
+    for (uint32_t h = 0; h < 65536; ++h) {
+      const float x = kernels::fp16_to_fp32(static_cast<uint16_t>(h));
+      t[h] = kernels::fp32_to_fp16(gelu_tanh_exact(x));
+    }
+  }
+};
+const GeluTable& gelu_table() {
+  static const GeluTable g;
+  return g;
+}
+}  // namespace
+
+void geglu_tanh(const float* gate, const float* up, float* out, int n) {
+  const uint16_t* t = gelu_table().t.data();
+  for (int i = 0; i < n; ++i) {
+    const float x = gate[i];
+    float g;
+    if (x <= -10.0f) g = 0.0f;
+    else if (x >= 10.0f) g = x;
+    else g = kernels::fp16_to_fp32(t[kernels::fp32_to_fp16(x)]);
+    out[i] = g * up[i];
+  }
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+void swiglu(const float* gate, const float* up, float* out, int n) {
+  for (int i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+void add_inplace(float* y, const float* x, int n) {
+  for (int i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void scale_inplace(float* y, float s, int n) {
+  for (int i = 0; i < n; ++i) y[i] *= s;
+}
+
+}  // namespace slim::ops

