@@ -30,7 +30,9 @@ struct GgufValue {
   uint64_t u = 0;
   double f = 0;
   std::string s;
-  // Arrays: numeric elements widened into one of these, strings into strs.
+  // Arrays: numeric elements widened into one of these, strings into strs. Integer and bool elements go
+  // to ints (U64 elements above INT64_MAX are stored wrapped, i.e. negative; get_int_array rejects
+  // them), F32/F64 elements to floats.
   std::vector<int64_t> ints;
   std::vector<double> floats;
   std::vector<std::string> strs;
@@ -57,7 +59,7 @@ class GgufFile {
  public:
   // Maps and parses a file. Throws slim::Error("gguf: <path>: <problem>") on any defect.
   static std::unique_ptr<GgufFile> open(const std::string& path);
-  // Parses an in-memory image (copied); used by the fuzzer and tests.
+  // Parses an in-memory image (copied); used by the fuzzer and tests. Errors read "gguf: <label>: ...".
   static std::unique_ptr<GgufFile> from_bytes(const uint8_t* data, size_t size, std::string label = "<memory>");
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
