@@ -44,14 +44,8 @@ int perplexity_command(const PerplexityOptions& o) {
   p.logits_file = o.kld_base;
   p.compare = o.kld;
   const std::string text = o.kld ? std::string() : read_file(o.file);
-  PerplexityResult* live = nullptr;
-  // Running output per chunk, as llama-perplexity prints it.
-  PerplexityResult r;
-  p.on_chunk = [&](int c, int n) {
-    (void)live;
-    std::fprintf(stderr, "\rchunk %d/%d", c + 1, n);
-  };
-  r = run_perplexity(*model, text, p);
+  p.on_chunk = [](int c, int n) { std::fprintf(stderr, "\rchunk %d/%d", c + 1, n); };
+  const PerplexityResult r = run_perplexity(*model, text, p);
   std::fprintf(stderr, "\r\033[K");
   std::printf("perplexity: %zu tokens, %d chunks of %d, %.1f s (%.1f tokens/s), peak RSS %.0f MiB\n", r.n_tokens,
               r.n_chunk, r.n_ctx, r.seconds, r.n_chunk * double(r.n_ctx) / r.seconds, peak_rss_mib());
