@@ -1,0 +1,318 @@
+// Kernel tests. Oracles: gguf-py (dequantize / quantize) and llama.cpp's own CPU library (run-time
+// activation quantizers and dot products), captured as fixtures by tools/make_quant_fixtures.py; the
+// real Gemma file (rows checked against gguf-py); and the scalar references for every fast path.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/thread_pool.h"
+#include "slim/types.h"
+#include "tensor/kernels.h"
+
+namespace {
+
+using slim::DType;
+namespace k = slim::kernels;
+
+const std::string kFixDir = std::string(SLIM_SOURCE_DIR) + "/tests/fixtures/quant/";
+const std::string kGemma = std::string(SLIM_SOURCE_DIR) + "/models/gemma-3-270m-q4_k_m.gguf";
+
+uint32_t f2u(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixture reader (format documented in tools/make_quant_fixtures.py)
+
+struct Fixture {
+  uint32_t kind = 0, type = 0, n = 0, nraw = 0;
+  uint64_t offset = 0;
+  std::string name;
+  std::vector<uint8_t> payload;
+  size_t pos = 0;
+
+  const uint8_t* take(size_t bytes) {
+    if (pos + bytes > payload.size()) throw std::runtime_error("fixture truncated");
+    const uint8_t* p = payload.data() + pos;
+    pos += bytes;
+    return p;
+  }
+  std::vector<float> floats(size_t count) {
+    std::vector<float> v(count);
+    std::memcpy(v.data(), take(count * 4), count * 4);
+    return v;
+  }
+  std::vector<uint8_t> bytes(size_t count) {
+    const uint8_t* p = take(count);
+    return std::vector<uint8_t>(p, p + count);
+  }
+};
+
+Fixture load_fixture(const std::string& file) {
+  std::ifstream in(kFixDir + file, std::ios::binary);
+  if (!in) throw std::runtime_error("missing fixture " + file + " (run tools/make_quant_fixtures.py)");
+  std::vector<uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (all.size() < 96 || std::memcmp(all.data(), "SLQF", 4) != 0) throw std::runtime_error("bad fixture " + file);
+  Fixture f;
+  uint32_t version;
+  std::memcpy(&version, &all[4], 4);
+  std::memcpy(&f.kind, &all[8], 4);
+  std::memcpy(&f.type, &all[12], 4);
+  std::memcpy(&f.n, &all[16], 4);
+  std::memcpy(&f.nraw, &all[20], 4);
+  std::memcpy(&f.offset, &all[24], 8);
+  f.name = std::string(reinterpret_cast<const char*>(&all[32]));
+  f.payload.assign(all.begin() + 96, all.end());
+  return f;
+}
+
+void expect_bits_equal(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (f2u(got[i]) != f2u(want[i])) {
+      if (++bad <= 5) ADD_FAILURE() << what << " element " << i << ": got " << got[i] << " want " << want[i];
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+const DType kAllSupported[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                               DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                            DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+// ---------------------------------------------------------------------------------------------
+// Type table
+
+TEST(Types, GeometryAndNames) {
+  EXPECT_STREQ(slim::dtype_name(12), "Q4_K");
+  EXPECT_STREQ(slim::dtype_name(99), "unknown(99)");
+  EXPECT_EQ(slim::dtype_info(99), nullptr);
+  EXPECT_EQ(slim::dtype_info(4), nullptr);  // removed Q4_2
+  for (DType t : kAllSupported) EXPECT_TRUE(slim::dtype_info(t).supported) << slim::dtype_info(t).name;
+  for (uint32_t id : {9u, 10u, 11u, 15u, 20u, 23u, 28u}) {
+    ASSERT_NE(slim::dtype_info(id), nullptr) << id;
+    EXPECT_FALSE(slim::dtype_info(id)->supported) << id;
+  }
+  EXPECT_EQ(slim::row_bytes(DType::Q4_K, 512), 288u);
+  EXPECT_EQ(slim::row_bytes(DType::Q5_0, 640), 440u);
+  EXPECT_EQ(slim::row_bytes(DType::Q6_K, 2048), 1680u);
+  EXPECT_EQ(slim::row_bytes(DType::Q8_0, 640), 680u);
+  EXPECT_EQ(slim::row_bytes(DType::BF16, 3), 6u);
+  EXPECT_EQ(slim::dtype_info(DType::Q8_K).block_bytes, 292u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fp16 / bf16
+
+TEST(Fp16, AllHalvesConvertLikeHardware) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float sw = k::fp16_to_fp32_sw(static_cast<uint16_t>(h));
+    const float hw = k::fp16_to_fp32(static_cast<uint16_t>(h));
+    ASSERT_EQ(f2u(sw), f2u(hw)) << std::hex << h;
+  }
+  EXPECT_EQ(k::fp16_to_fp32(0x3C00), 1.0f);
+  EXPECT_EQ(k::fp16_to_fp32(0xC000), -2.0f);
+  EXPECT_EQ(k::fp16_to_fp32(0x0001), std::ldexp(1.0f, -24));
+}
+
+TEST(Fp16, FloatToHalfRoundsToNearestEven) {
+  std::mt19937 rng(1);
+  std::vector<float> xs = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e9f, -1e9f, INFINITY, -INFINITY,
+                           std::ldexp(1.0f, -24), std::ldexp(1.0f, -25), std::ldexp(1.5f, -25),
+                           std::ldexp(1.0f, -14), std::ldexp(1023.5f, -24), 1.0f + std::ldexp(1.0f, -11),
+                           1.0f + std::ldexp(3.0f, -11), 1e-30f, -1e-30f};
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t u = rng();
+    if ((u & 0x7f800000u) == 0x7f800000u) continue;  // NaN payload handling is not part of the contract
+    float f;
+    std::memcpy(&f, &u, 4);
+    xs.push_back(f);
+    xs.push_back(std::ldexp(static_cast<float>(rng() % 4096), -static_cast<int>(rng() % 40)));
+  }
+  for (float x : xs) ASSERT_EQ(k::fp32_to_fp16_sw(x), k::fp32_to_fp16(x)) << x;
+  EXPECT_EQ(k::fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie -> even
+  EXPECT_EQ(k::fp32_to_fp16(1.0f + std::ldexp(3.0f, -11)), 0x3C02);  // tie -> even (up)
+  EXPECT_EQ(k::fp32_to_fp16(65520.0f), 0x7C00);
+  EXPECT_TRUE(std::isnan(k::fp16_to_fp32(k::fp32_to_fp16(NAN))));
+
+  std::vector<float> row(xs.begin(), xs.begin() + 1000), back(1000);
+  std::vector<uint16_t> h(1000);
+  k::fp32_to_fp16_row(row.data(), h.data(), 1000);
+  k::fp16_to_fp32_row(h.data(), back.data(), 1000);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(h[i], k::fp32_to_fp16(row[i])) << i;
+    ASSERT_EQ(f2u(back[i]), f2u(k::fp16_to_fp32(h[i]))) << i;
+  }
+}
+
+TEST(Bf16, ConversionRules) {
+  EXPECT_EQ(k::fp32_to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(k::bf16_to_fp32(0x3F80), 1.0f);
+  uint32_t u = 0x3F808000u;  // exactly half-way, lower bit even -> stays
+  float f;
+  std::memcpy(&f, &u, 4);
+  EXPECT_EQ(k::fp32_to_bf16(f), 0x3F80);
+  u = 0x3F818000u;  // half-way, odd -> rounds up
+  std::memcpy(&f, &u, 4);
+  EXPECT_EQ(k::fp32_to_bf16(f), 0x3F82);
+  u = 0x7F800001u;  // signalling NaN -> quiet NaN
+  std::memcpy(&f, &u, 4);
+  EXPECT_EQ(k::fp32_to_bf16(f), 0x7FC0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// gguf-py oracle: dequantization and weight quantization
+
+TEST(Dequant, MatchesGgufPyBitExact) {
+  for (DType t : kAllSupported) {
+    const std::string name = slim::dtype_info(t).name;
+    Fixture f = load_fixture("deq_" + name + ".bin");
+    ASSERT_EQ(f.kind, 0u);
+    ASSERT_EQ(f.type, static_cast<uint32_t>(t));
+    ASSERT_EQ(slim::row_bytes(t, f.n), f.nraw) << name;
+    const std::vector<uint8_t> raw = f.bytes(f.nraw);
+    const std::vector<float> want = f.floats(f.n);
+    std::vector<float> got(f.n, -12345.0f);
+    k::dequantize_row_ref(t, raw.data(), got.data(), f.n);
+    expect_bits_equal(got, want, "dequantize_row_ref " + name);
+    std::fill(got.begin(), got.end(), -12345.0f);
+    k::dequantize_row(t, raw.data(), got.data(), f.n);
+    expect_bits_equal(got, want, "dequantize_row " + name);
+  }
+}
+
+TEST(Quantize, WeightQuantizersMatchGgufPy) {
+  for (DType t : {DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
+    const std::string name = slim::dtype_info(t).name;
+    Fixture f = load_fixture("quant_" + name + ".bin");
+    ASSERT_EQ(f.kind, 1u);
+    const std::vector<float> x = f.floats(f.n);
+    const std::vector<uint8_t> want = f.bytes(f.nraw);
+    ASSERT_EQ(slim::row_bytes(t, f.n), want.size()) << name;
+    std::vector<uint8_t> got(want.size(), 0xAB);
+    ASSERT_TRUE(k::quantize_row_ref(t, x.data(), got.data(), f.n));
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << name << " byte " << i;
+  }
+  std::vector<uint8_t> buf(1024);
+  std::vector<float> x(256, 1.0f);
+  EXPECT_FALSE(k::quantize_row_ref(DType::Q4_K, x.data(), buf.data(), 256));
+}
+
+TEST(Dequant, RealGemmaRowsMatchGgufPy) {
+  if (!std::filesystem::exists(kGemma)) GTEST_SKIP() << "model not found: " << kGemma;
+  std::ifstream model(kGemma, std::ios::binary);
+  int checked = 0;
+  std::vector<uint32_t> types_seen;
+  for (int i = 0;; ++i) {
+    const std::string file = "model_" + std::to_string(i) + ".bin";
+    if (!std::filesystem::exists(kFixDir + file)) break;
+    Fixture f = load_fixture(file);
+    ASSERT_EQ(f.kind, 2u);
+    std::vector<uint8_t> raw(f.nraw);
+    model.seekg(static_cast<std::streamoff>(f.offset));
+    model.read(reinterpret_cast<char*>(raw.data()), f.nraw);
+    ASSERT_TRUE(model.good()) << f.name;
+    const DType t = static_cast<DType>(f.type);
+    ASSERT_EQ(slim::row_bytes(t, f.n), f.nraw) << f.name;
+    const std::vector<float> want = f.floats(f.n);
+    std::vector<float> got(f.n);
+    k::dequantize_row(t, raw.data(), got.data(), f.n);
+    expect_bits_equal(got, want, f.name);
+    k::dequantize_row_ref(t, raw.data(), got.data(), f.n);
+    expect_bits_equal(got, want, f.name + " (ref)");
+    types_seen.push_back(f.type);
+    ++checked;
+  }
+  EXPECT_GE(checked, 4);
+  for (DType t : {DType::Q8_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
+    EXPECT_NE(std::find(types_seen.begin(), types_seen.end(), static_cast<uint32_t>(t)), types_seen.end())
+        << slim::dtype_info(t).name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// llama.cpp oracle: run-time activation quantizers and dot products
+
+TEST(ActQuant, MatchesLlamaCppBitExact) {
+  for (DType t : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+    const std::string name = slim::dtype_info(t).name;
+    Fixture f = load_fixture("act_" + name + ".bin");
+    ASSERT_EQ(f.kind, 3u);
+    const std::vector<float> x = f.floats(f.n);
+    const std::vector<uint8_t> want = f.bytes(f.nraw);
+    std::vector<uint8_t> got(want.size(), 0xAB), got_ref(want.size(), 0xCD);
+    if (t == DType::Q8_0) {
+      k::quantize_row_q8_0(x.data(), reinterpret_cast<k::BlockQ8_0*>(got.data()), f.n);
+      k::quantize_row_q8_0_ref(x.data(), reinterpret_cast<k::BlockQ8_0*>(got_ref.data()), f.n);
+    } else if (t == DType::Q8_1) {
+      k::quantize_row_q8_1(x.data(), reinterpret_cast<k::BlockQ8_1*>(got.data()), f.n);
+      k::quantize_row_q8_1_ref(x.data(), reinterpret_cast<k::BlockQ8_1*>(got_ref.data()), f.n);
+    } else {
+      k::quantize_row_q8_K(x.data(), reinterpret_cast<k::BlockQ8_K*>(got.data()), f.n);
+      k::quantize_row_q8_K_ref(x.data(), reinterpret_cast<k::BlockQ8_K*>(got_ref.data()), f.n);
+    }
+    const size_t bs = slim::dtype_info(t).block_bytes;
+    for (size_t i = 0; i < want.size(); ++i) {
+      // ggml leaves bsums of an all-zero Q8_K block unwritten (0 in the fixture's zeroed buffer).
+      ASSERT_EQ(got[i], want[i]) << name << " byte " << i << " (block " << i / bs << ")";
+      ASSERT_EQ(got_ref[i], want[i]) << name << " ref byte " << i;
+    }
+  }
+}
+
+// |sum| of the per-element products, the natural scale for a dot product's rounding error.
+double abs_dot(DType t, int64_t n, const void* w, const void* a) {
+  std::vector<float> wf(n), af(n);
+  k::dequantize_row_ref(t, w, wf.data(), n);
+  const DType at = k::vec_dot_type(t);
+  if (at == DType::Q8_0 || at == DType::Q8_1) {
+    const size_t bs = at == DType::Q8_0 ? sizeof(k::BlockQ8_0) : sizeof(k::BlockQ8_1);
+    for (int64_t b = 0; b < n / 32; ++b) {
+      const uint8_t* blk = static_cast<const uint8_t*>(a) + b * bs;
+      uint16_t d;
+      std::memcpy(&d, blk, 2);
+      const int8_t* qs = reinterpret_cast<const int8_t*>(blk + bs - 32);
+      for (int j = 0; j < 32; ++j) af[b * 32 + j] = k::fp16_to_fp32(d) * qs[j];
+    }
+  } else {
+    k::dequantize_row_ref(at, a, af.data(), n);
+  }
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::fabs(static_cast<double>(wf[i]) * af[i]);
+  return s;
+}
+
+TEST(VecDot, MatchesLlamaCpp) {
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K,
+                  DType::Q6_K, DType::F16, DType::BF16}) {
+    const std::string name = slim::dtype_info(t).name;
+    Fixture f = load_fixture("dot_" + name + ".bin");
+    ASSERT_EQ(f.kind, 4u);
+    const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
+    const std::vector<uint8_t> w = f.bytes(f.nraw);
+    const std::vector<float> x = f.floats(n);
+    const std::vector<float> want = f.floats(rows);
+    const size_t rb = slim::row_bytes(t, n);
+    ASSERT_EQ(rb * rows, w.size());
+    std::vector<uint8_t> a(k::activation_row_bytes(t, n));
+    k::quantize_activation_row(t, x.data(), a.data(), n);
+    for (int64_t r = 0; r < rows; ++r) {
+      const void* wr = w.data() + r * rb;
+      const double tol = 1e-5 * abs_dot(t, n, wr, a.data()) + 1e-30;
+      EXPECT_NEAR(k::vec_dot(t, n, wr, a.data()), want[r], tol) << name << " row " << r;
+      EXPECT_NEAR(k::vec_dot_ref(t, n, wr, a.data()), want[r], tol) << name << " ref row " << r;
+    }
+  }
+}
+
+}  // namespace
