@@ -3,6 +3,7 @@
 // real Gemma file (rows checked against gguf-py); and the scalar references for every fast path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -311,6 +312,191 @@ TEST(VecDot, MatchesLlamaCpp) {
       const double tol = 1e-5 * abs_dot(t, n, wr, a.data()) + 1e-30;
       EXPECT_NEAR(k::vec_dot(t, n, wr, a.data()), want[r], tol) << name << " row " << r;
       EXPECT_NEAR(k::vec_dot_ref(t, n, wr, a.data()), want[r], tol) << name << " ref row " << r;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random weights: random bytes with the fp16 scale fields replaced by sane values (as the fixtures do)
+
+struct ScaleFields {
+  size_t block_bytes;
+  std::vector<size_t> offsets;
+};
+
+ScaleFields scale_fields(DType t) {
+  switch (t) {
+    case DType::Q4_0: return {18, {0}};
+    case DType::Q4_1: return {20, {0, 2}};
+    case DType::Q5_0: return {22, {0}};
+    case DType::Q5_1: return {24, {0, 2}};
+    case DType::Q8_0: return {34, {0}};
+    case DType::Q4_K: return {144, {0, 2}};
+    case DType::Q5_K: return {176, {0, 2}};
+    case DType::Q6_K: return {210, {208}};
+    default: return {0, {}};
+  }
+}
+
+std::vector<uint8_t> random_weights(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const size_t bytes = slim::row_bytes(t, cols) * rows;
+  std::vector<uint8_t> w(bytes);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  if (t == DType::F32 || t == DType::F16 || t == DType::BF16) {
+    std::vector<float> f(rows * cols);
+    for (float& v : f) v = nd(rng) * 0.1f;
+    k::quantize_row_ref(t, f.data(), w.data(), rows * cols);
+    return w;
+  }
+  for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+  const ScaleFields sf = scale_fields(t);
+  for (size_t blk = 0; blk < bytes / sf.block_bytes; ++blk)
+    for (size_t off : sf.offsets) {
+      const uint16_t h = k::fp32_to_fp16(nd(rng) * 0.02f);
+      std::memcpy(&w[blk * sf.block_bytes + off], &h, 2);
+    }
+  return w;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+int64_t test_cols(DType t) { return slim::dtype_info(t).block_elems == 256 ? 512 : 640; }
+
+// ---------------------------------------------------------------------------------------------
+// Fast paths vs scalar references on random data
+
+TEST(VecDot, FastMatchesReference) {
+  std::mt19937 rng(7);
+  for (DType t : kAllSupported) {
+    const std::string name = slim::dtype_info(t).name;
+    for (int64_t cols : {test_cols(t), test_cols(t) * 3}) {
+      const auto w = random_weights(t, 8, cols, rng);
+      const size_t rb = slim::row_bytes(t, cols);
+      for (int trial = 0; trial < 4; ++trial) {
+        // Mixed magnitudes per row so block scales differ widely.
+        auto x = random_floats(cols, rng, trial == 3 ? 1e-3f : 1.0f);
+        if (trial == 2) std::fill(x.begin(), x.begin() + 256, 0.0f);
+        std::vector<uint8_t> a(k::activation_row_bytes(t, cols));
+        k::quantize_activation_row(t, x.data(), a.data(), cols);
+        for (int r = 0; r < 8; ++r) {
+          const void* wr = w.data() + r * rb;
+          const float ref = k::vec_dot_ref(t, cols, wr, a.data());
+          const float fast = k::vec_dot(t, cols, wr, a.data());
+          const double tol = 1e-5 * abs_dot(t, cols, wr, a.data()) + 1e-30;
+          ASSERT_NEAR(fast, ref, tol) << name << " cols " << cols << " trial " << trial << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+TEST(ActQuant, FastMatchesReference) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    auto x = random_floats(2048, rng, trial % 2 ? 100.0f : 0.01f);
+    if (trial == 4) std::fill(x.begin(), x.end(), 0.0f);
+    if (trial == 6) x[5] = 1e30f;
+    std::vector<k::BlockQ8_0> a0(64), b0(64);
+    std::vector<k::BlockQ8_1> a1(64), b1(64);
+    std::vector<k::BlockQ8_K> ak(8), bk(8);
+    k::quantize_row_q8_0(x.data(), a0.data(), 2048);
+    k::quantize_row_q8_0_ref(x.data(), b0.data(), 2048);
+    k::quantize_row_q8_1(x.data(), a1.data(), 2048);
+    k::quantize_row_q8_1_ref(x.data(), b1.data(), 2048);
+    k::quantize_row_q8_K(x.data(), ak.data(), 2048);
+    k::quantize_row_q8_K_ref(x.data(), bk.data(), 2048);
+    ASSERT_EQ(std::memcmp(a0.data(), b0.data(), sizeof(k::BlockQ8_0) * 64), 0) << trial;
+    ASSERT_EQ(std::memcmp(a1.data(), b1.data(), sizeof(k::BlockQ8_1) * 64), 0) << trial;
+    ASSERT_EQ(std::memcmp(ak.data(), bk.data(), sizeof(k::BlockQ8_K) * 8), 0) << trial;
+  }
+}
+
+TEST(Dequant, FastMatchesReferenceOnRandomBlocks) {
+  std::mt19937 rng(5);
+  for (DType t : kAllSupported) {
+    const int64_t n = test_cols(t) * 2;
+    const auto w = random_weights(t, 1, n, rng);
+    std::vector<float> a(n), b(n);
+    k::dequantize_row_ref(t, w.data(), a.data(), n);
+    k::dequantize_row(t, w.data(), b.data(), n);
+    expect_bits_equal(b, a, std::string("random ") + slim::dtype_info(t).name);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul
+
+// Checks matmul against (a) vec_dot_ref per element, tightly, and (b) matmul_ref (dequantize + double).
+void check_matmul(DType t, int64_t m, int64_t rows, int threads, std::mt19937& rng) {
+  const std::string what = std::string(slim::dtype_info(t).name) + " m=" + std::to_string(m) +
+                           " rows=" + std::to_string(rows) + " threads=" + std::to_string(threads);
+  const int64_t cols = test_cols(t);
+  const int64_t ldx = cols + 3, ldy = rows + 5;  // leading dimensions larger than the rows
+  const auto wbytes = random_weights(t, rows, cols, rng);
+  const k::Weight w{t, cols, rows, wbytes.data(), slim::row_bytes(t, cols)};
+  const auto x = random_floats(m * ldx, rng);
+  std::vector<float> y(m * ldy, NAN), yref(m * ldy, NAN);
+  slim::ThreadPool pool(threads);
+  k::matmul(w, x.data(), m, ldx, y.data(), ldy, pool);
+  k::matmul_ref(w, x.data(), m, ldx, yref.data(), ldy);
+  const bool min_term = t == DType::Q4_1 || t == DType::Q5_1;
+  std::vector<uint8_t> a(k::activation_row_bytes(t, cols));
+  std::vector<float> wd(cols), xd(cols);
+  for (int64_t i = 0; i < m; ++i) {
+    k::quantize_activation_row(t, x.data() + i * ldx, a.data(), cols);
+    for (int64_t o = 0; o < rows; ++o) {
+      const uint8_t* wr = wbytes.data() + o * w.row_stride;
+      const double mag = abs_dot(t, cols, wr, a.data());
+      const float got = y[i * ldy + o];
+      ASSERT_NEAR(got, k::vec_dot_ref(t, cols, wr, a.data()), 1e-5 * mag + 1e-30) << what << " i=" << i
+                                                                                  << " o=" << o;
+      // matmul_ref skips ggml's fp16 rounding of Q8_1's d*sum, hence the looser bound for Q4_1/Q5_1.
+      ASSERT_NEAR(got, yref[i * ldy + o], (min_term ? 2e-3 : 1e-5) * mag + 1e-30) << what << " (ref)";
+    }
+    for (int64_t o = rows; o < ldy; ++o) ASSERT_TRUE(std::isnan(y[i * ldy + o])) << what << " wrote padding";
+  }
+}
+
+TEST(Matmul, MatchesReferenceAllTypes) {
+  std::mt19937 rng(3);
+  for (DType t : kAllSupported)
+    for (int64_t m : {1, 3, 17, 64})
+      for (int threads : {1, 2}) check_matmul(t, m, m == 17 ? 67 : 37, threads, rng);
+}
+
+TEST(Matmul, GemmaShapesAndEdgeRows) {
+  std::mt19937 rng(9);
+  check_matmul(DType::Q5_0, 5, 256, 2, rng);
+  check_matmul(DType::Q8_0, 1, 1, 2, rng);   // fewer rows than threads
+  check_matmul(DType::Q6_K, 2, 3, 2, rng);
+  check_matmul(DType::Q4_K, 33, 129, 2, rng);
+}
+
+TEST(Matmul, RowsSubsetAndRepeatedCalls) {
+  std::mt19937 rng(21);
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q4_1, DType::F32}) {
+    const int64_t cols = test_cols(t), rows = 50, m = 6;
+    const auto wbytes = random_weights(t, rows, cols, rng);
+    const k::Weight w{t, cols, rows, wbytes.data(), slim::row_bytes(t, cols)};
+    slim::ThreadPool pool(2);
+    std::vector<float> full(m * rows), part(m * rows, NAN);
+    for (int rep = 0; rep < 3; ++rep) {  // the scratch buffer is reused across calls and sizes
+      const auto x = random_floats(m * cols, rng);
+      k::matmul(w, x.data(), m, cols, full.data(), rows, pool);
+      k::matmul_rows(w, x.data(), m, cols, part.data(), rows, 7, 31);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t o = 0; o < rows; ++o) {
+          if (o >= 7 && o < 31)
+            ASSERT_EQ(f2u(part[i * rows + o]), f2u(full[i * rows + o])) << slim::dtype_info(t).name;
+          else
+            ASSERT_TRUE(std::isnan(part[i * rows + o]));
+        }
+      k::matmul(w, x.data(), 1, cols, full.data(), rows, pool);  // smaller call in between
     }
   }
 }
