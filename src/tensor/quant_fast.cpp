@@ -1,23 +1,237 @@
-// SIMD kernels (AVX-512 VNNI or AVX2, chosen at compile time) behind the public dispatchers.
+// SIMD kernels (AVX-512 VNNI or AVX2, chosen at compile time) behind the public dispatchers:
+// activation quantizers, vec_dot (the 1×1 matmul tile) and the activation packer used by matmul.
+// GCC 12's 512-bit intrinsics trip -Wmaybe-uninitialized on their internal _mm512_undefined_*().
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "tensor/kernels.h"
+#include "tensor/matmul_tiles.h"
 #include "tensor/quant_blocks.h"
 
 namespace slim::kernels {
 
+using namespace detail;
+
+namespace {
+
+// One 32-block with llama.cpp's x86 run-time Q8_0/Q8_1 semantics: d = amax/127 (returned unrounded,
+// as Q8_1's s uses it), q = round-half-even(x * 127/amax). Returns sum(q).
+inline int quant_block32(const float* x, int8_t* qs, float& d) {
+#if SLIM_VNNI
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  d = amax / 127.0f;
+  const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+  const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));  // MXCSR default: nearest-even
+  const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
+  return _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+#elif SLIM_SIMD
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 mx = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_loadu_ps(x + 8 * k);
+    mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[k]));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(mx, 1), _mm256_castps256_ps128(mx));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float amax = _mm_cvtss_f32(m4);
+  d = amax / 127.0f;
+  const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+  __m256i q[4];
+  for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+  const __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+  const __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), p);
+  __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+  return _mm_cvtsi128_si32(s4);
+#else
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  d = amax / 127.0f;
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+    sum += qs[j];
+  }
+  return sum;
+#endif
+}
+
+// Thread-local staging for vec_dot's conversions (vec_dot is not on the matmul hot path).
+[[maybe_unused]] std::vector<uint8_t>& staging() {
+  static thread_local std::vector<uint8_t> buf;
+  return buf;
+}
+
+}  // namespace
+
+namespace detail {
+
+void pack_act_a(const float* x, int64_t nb, int offset, uint8_t* dst) {
+  auto* qs = reinterpret_cast<int8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(dst + nb * 32);
+  auto* corr = reinterpret_cast<int32_t*>(dst + nb * 36);
+  auto* s = reinterpret_cast<float*>(dst + nb * 40);
+  for (int64_t b = 0; b < nb; ++b) {
+    float dd;
+    const int sum = quant_block32(x + 32 * b, qs + 32 * b, dd);
+    d[b] = fp16_to_fp32(fp32_to_fp16(dd));
+    corr[b] = -offset * sum;
+    s[b] = fp16_to_fp32(fp32_to_fp16(dd * static_cast<float>(sum)));
+  }
+}
+
+}  // namespace detail
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float d;
+    quant_block32(x + 32 * b, y[b].qs, d);
+    y[b].d = fp32_to_fp16(d);
+  }
+}
+
+void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float d;
+    const int sum = quant_block32(x + 32 * b, y[b].qs, d);
+    y[b].d = fp32_to_fp16(d);
+    y[b].s = fp32_to_fp16(d * static_cast<float>(sum));
+  }
+}
+
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
+#if SLIM_VNNI
+  for (int64_t b = 0; b < n / 256; ++b, x += 256) {
+    __m512 v[16];
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < 16; ++k) {
+      v[k] = _mm512_loadu_ps(x + 16 * k);
+      mx = _mm512_max_ps(mx, _mm512_abs_ps(v[k]));
+    }
+    const float amax = _mm512_reduce_max_ps(mx);
+    if (amax == 0.0f) {
+      std::memset(&y[b], 0, sizeof y[b]);
+      continue;
+    }
+    // ggml keeps the sign of the first element whose magnitude is the maximum.
+    float max = 0.0f;
+    const __m512 am = _mm512_set1_ps(amax);
+    for (int k = 0; k < 16; ++k) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(v[k]), am, _CMP_EQ_OQ);
+      if (hit) {
+        max = x[16 * k + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 is = _mm512_set1_ps(iscale);
+    const __m512i lim = _mm512_set1_epi32(127);
+    for (int k = 0; k < 16; ++k) {
+      const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v[k], is)), lim);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16 * k), _mm512_cvtepi32_epi8(q));
+      y[b].bsums[k] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    y[b].d = 1.0f / iscale;
+  }
+#else
+  quantize_row_q8_K_ref(x, y, n);
+#endif
+}
+
+float vec_dot(DType t, int64_t n, const void* w, const void* a) {
+#if SLIM_SIMD
+  const auto* wb = static_cast<const uint8_t*>(w);
+  float y = 0.0f;
+  switch (t) {
+    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::Q4_1: case DType::Q5_1: {
+      // Re-lay the standard Q8_0 / Q8_1 blocks into the matmul's pack (same values).
+      const int64_t nb = n / 32;
+      auto& buf = staging();
+      buf.resize(act_a_stride(nb));
+      auto* qs = reinterpret_cast<int8_t*>(buf.data());
+      auto* d = reinterpret_cast<float*>(buf.data() + nb * 32);
+      auto* corr = reinterpret_cast<int32_t*>(buf.data() + nb * 36);
+      auto* s = reinterpret_cast<float*>(buf.data() + nb * 40);
+      const bool one = vec_dot_type(t) == DType::Q8_1;
+      const int off = weight_offset(t);
+      for (int64_t b = 0; b < nb; ++b) {
+        const int8_t* src;
+        if (one) {
+          const auto& blk = static_cast<const BlockQ8_1*>(a)[b];
+          d[b] = fp16_to_fp32(blk.d);
+          s[b] = fp16_to_fp32(blk.s);
+          src = blk.qs;
+        } else {
+          const auto& blk = static_cast<const BlockQ8_0*>(a)[b];
+          d[b] = fp16_to_fp32(blk.d);
+          s[b] = 0.0f;
+          src = blk.qs;
+        }
+        int sum = 0;
+        for (int j = 0; j < 32; ++j) sum += src[j];
+        std::memcpy(qs + 32 * b, src, 32);
+        corr[b] = -off * sum;
+      }
+      const ActA act = act_a_row(buf.data(), nb);
+      switch (t) {
+        case DType::Q4_0: tile_a<WQ4_0, 1, 1>(wb, 0, &act, nb, &y, 1); break;
+        case DType::Q4_1: tile_a<WQ4_1, 1, 1>(wb, 0, &act, nb, &y, 1); break;
+        case DType::Q5_0: tile_a<WQ5_0, 1, 1>(wb, 0, &act, nb, &y, 1); break;
+        case DType::Q5_1: tile_a<WQ5_1, 1, 1>(wb, 0, &act, nb, &y, 1); break;
+        default: tile_a<WQ8_0, 1, 1>(wb, 0, &act, nb, &y, 1); break;
+      }
+      return y;
+    }
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: {
+      const BlockQ8_K* act = static_cast<const BlockQ8_K*>(a);
+      if (t == DType::Q4_K) tile_q45k<false, 1, 1>(wb, 0, &act, n / 256, &y, 1);
+      else if (t == DType::Q5_K) tile_q45k<true, 1, 1>(wb, 0, &act, n / 256, &y, 1);
+      else tile_q6k<1, 1>(wb, 0, &act, n / 256, &y, 1);
+      return y;
+    }
+    case DType::F32: {
+      const float* act = static_cast<const float*>(a);
+      tile_f<WF32, 1, 1>(wb, 0, &act, n, &y, 1);
+      return y;
+    }
+    case DType::F16: case DType::BF16: {
+      auto& buf = staging();
+      buf.resize(static_cast<size_t>(n) * 4);
+      auto* f = reinterpret_cast<float*>(buf.data());
+      if (t == DType::F16) fp16_to_fp32_row(static_cast<const uint16_t*>(a), f, n);
+      else bf16_to_fp32_row(static_cast<const uint16_t*>(a), f, n);
+      const float* act = f;
+      if (t == DType::F16) tile_f<WF16, 1, 1>(wb, 0, &act, n, &y, 1);
+      else tile_f<WBF16, 1, 1>(wb, 0, &act, n, &y, 1);
+      return y;
+    }
+    default:
+      return 0.0f;
+  }
+#else
+  return vec_dot_ref(t, n, w, a);
+#endif
+}
+
 void dequantize_row(DType t, const void* src, float* dst, int64_t n) { dequantize_row_ref(t, src, dst, n); }
-float vec_dot(DType t, int64_t n, const void* w, const void* a) { return vec_dot_ref(t, n, w, a); }
-void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) { quantize_row_q8_0_ref(x, y, n); }
-void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) { quantize_row_q8_1_ref(x, y, n); }
-void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) { quantize_row_q8_K_ref(x, y, n); }
 
 const char* kernel_isa() {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+#if SLIM_VNNI
   return "avx512vnni";
-#elif defined(__AVX2__)
+#elif SLIM_SIMD
   return "avx2";
 #else
   return "scalar";
