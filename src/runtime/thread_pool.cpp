@@ -4,6 +4,10 @@
 
 namespace slim {
 
+namespace {
+constexpr int kSpins = 4000;  // ~50 µs of pause before sleeping
+}
+
 ThreadPool::ThreadPool(int n_threads) : n_(n_threads < 1 ? 1 : n_threads) {
   for (int t = 1; t < n_; ++t) threads_.emplace_back([this, t] { worker(t); });
 }
@@ -25,11 +29,10 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   fn(0, n_);
-  // Wait for the workers: spin first (regions are short), then yield.
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < 20000) _mm_pause();
-    else std::this_thread::yield();
-  }
+  // Wait for the workers: spin briefly (regions are short), then sleep on the counter so a busy machine
+  // (other processes on our cores) does not see us burn the time slice a worker needs.
+  for (int spins = 0; spins < kSpins && pending_.load(std::memory_order_acquire) != 0; ++spins) _mm_pause();
+  for (int p; (p = pending_.load(std::memory_order_acquire)) != 0;) pending_.wait(p, std::memory_order_acquire);
   job_ = nullptr;
 }
 
@@ -39,7 +42,7 @@ void ThreadPool::worker(int tid) {
     uint32_t g;
     int spins = 0;
     while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-      if (++spins < 20000) {
+      if (++spins < kSpins) {
         _mm_pause();
       } else {
         generation_.wait(seen, std::memory_order_acquire);
@@ -48,7 +51,7 @@ void ThreadPool::worker(int tid) {
     seen = g;
     if (stop_.load()) return;
     (*job_)(tid, n_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
