@@ -161,6 +161,15 @@ struct WQ8_0 {
   static const uint16_t* m(const Block*) { return nullptr; }
 };
 
+// GEMV (C == 1) streams the weights from DRAM once; the hardware prefetcher alone leaves the loop
+// latency-bound (measured 3-4x slower on the 170 MiB LM head), so each tile prefetches the rows of the
+// tile kPrefetchTiles ahead, a slice of cache lines per block. Prefetching past the matrix is harmless.
+constexpr int kPrefetchTiles = 8;
+inline void prefetch_part(uintptr_t base, int64_t lines, int64_t b, int64_t nb) {
+  for (int64_t l = b * lines / nb; l < (b + 1) * lines / nb; ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(base + 64 * static_cast<uintptr_t>(l)), _MM_HINT_T0);
+}
+
 // R weight rows (stride ws bytes) × C packed activation rows, nb blocks; y[c*ldy + r].
 template <class W, int R, int C>
 inline void tile_a(const uint8_t* w, size_t ws, const ActA* act, int64_t nb, float* y, int64_t ldy) {
@@ -174,8 +183,11 @@ inline void tile_a(const uint8_t* w, size_t ws, const ActA* act, int64_t nb, flo
     }
   const Block* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = reinterpret_cast<const Block*>(w + r * ws);
+  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
+  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64;
 
   for (int64_t b = 0; b < nb; ++b) {
+    if constexpr (C == 1) prefetch_part(pf, pf_lines, b, nb);
     __m256i wq[R];
     __m256 wd[R];
     float wm[R];
@@ -228,8 +240,11 @@ inline void tile_q45k(const uint8_t* w, size_t ws, const BlockQ8_K* const* act, 
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) accf[r][c] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
+  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64;
 
   for (int64_t b = 0; b < nb; ++b) {
+    if constexpr (C == 1) prefetch_part(pf, pf_lines, b, nb);
     const uint8_t* qs[R];
     const uint8_t* qh[R];
     int32_t scw[R][8];
@@ -295,8 +310,11 @@ inline void tile_q6k(const uint8_t* w, size_t ws, const BlockQ8_K* const* act, i
     for (int c = 0; c < C; ++c) accf[r][c] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i two = _mm256_set1_epi8(0x03);
+  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
+  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64;
 
   for (int64_t b = 0; b < nb; ++b) {
+    if constexpr (C == 1) prefetch_part(pf, pf_lines, b, nb);
     const BlockQ6_K* blk[R];
     __m256i sc16[R];  // the 16 sub-block scales as s16
     float d[R];
@@ -376,8 +394,11 @@ inline void tile_f(const uint8_t* w, size_t ws, const float* const* act, int64_t
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
+  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64, steps = n / 8;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
+    if constexpr (C == 1) prefetch_part(pf, pf_lines, i / 8, steps);
     __m256 wv[R];
     for (int r = 0; r < R; ++r) wv[r] = W::load8(w + r * ws, i);
     for (int c = 0; c < C; ++c) {
