@@ -65,16 +65,14 @@ class BpeTokenizer final : public VocabTokenizer {
     const GgufValue* mv = f.find("tokenizer.ggml.merges");
     if (!mv) throw Error("tokenizer: BPE model without tokenizer.ggml.merges");
     if (!mv->is_array() || mv->elem_type != GgufType::STRING) throw Error("tokenizer: tokenizer.ggml.merges must be a string array");
-    const std::vector<std::string>& merges = mv->strs;
-    ranks_.reserve(merges.size());
-    for (size_t i = 0; i < merges.size(); ++i) {
-      // "left right", split at the first space after the first byte. Symbols never contain a space
-      // (byte-level text shows it as U+0120), so "left right" itself is a unique key for the pair.
-      const std::string& m = merges[i];
-      const size_t sp = m.find(' ', 1);
-      std::string key = sp == std::string::npos ? std::string(" ") : m;
-      ranks_.emplace(std::move(key), static_cast<int32_t>(i));  // first rank of a repeated pair wins
+    // Each merge is "left right", split at the first space after the first byte. Symbols never contain a
+    // space (byte-level text shows it as U+0120), so the line itself is a unique key for the pair; a line
+    // without such a space can never match (llama.cpp files it under an empty pair).
+    merges_ = mv->strs;
+    for (std::string& m : merges_) {
+      if (m.find(' ', 1) == std::string::npos) m = " ";
     }
+    ranks_.build(merges_, /*keep_last=*/false);  // first rank of a repeated pair wins
     Options opt;
     opt.add_bos = cfg_.add_bos;
     opt.add_eos = false;
@@ -132,8 +130,7 @@ class BpeTokenizer final : public VocabTokenizer {
     key.assign(left);
     key.push_back(' ');
     key.append(right);
-    auto it = ranks_.find(std::string_view(key));
-    return it == ranks_.end() ? -1 : it->second;
+    return ranks_.find(key, merges_);
   }
 
   void encode_word(const std::string& w, std::string& key, std::vector<int32_t>& out) const {
@@ -201,7 +198,8 @@ class BpeTokenizer final : public VocabTokenizer {
   }
 
   PreConfig cfg_;
-  StrIdMap ranks_;
+  std::vector<std::string> merges_;
+  StringIndex ranks_;
 };
 
 }  // namespace

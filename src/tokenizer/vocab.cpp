@@ -40,6 +40,50 @@ std::string lower_ascii(std::string s) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
+// StringIndex
+
+void StringIndex::build(const std::vector<std::string>& keys, bool keep_last, std::vector<uint8_t>* shadowed) {
+  size_t cap = 16;
+  while (cap < keys.size() * 2) cap *= 2;
+  slots_.assign(cap, 0);
+  mask_ = cap - 1;
+  if (shadowed) shadowed->assign(keys.size(), 0);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const uint64_t h = std::hash<std::string_view>{}(keys[i]);
+    const uint64_t tag = h >> 32;
+    for (uint64_t s = h & mask_;; s = (s + 1) & mask_) {
+      const uint64_t v = slots_[s];
+      if (v == 0) {
+        slots_[s] = (tag << 32) | (i + 1);
+        break;
+      }
+      const size_t j = (v & 0xFFFFFFFFu) - 1;
+      if ((v >> 32) == tag && keys[j] == keys[i]) {
+        if (keep_last) {
+          slots_[s] = (tag << 32) | (i + 1);
+          if (shadowed) (*shadowed)[j] = 1;
+        } else if (shadowed) {
+          (*shadowed)[i] = 1;
+        }
+        break;
+      }
+    }
+  }
+}
+
+int32_t StringIndex::find(std::string_view s, const std::vector<std::string>& keys) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = std::hash<std::string_view>{}(s);
+  const uint64_t tag = h >> 32;
+  for (uint64_t k = h & mask_;; k = (k + 1) & mask_) {
+    const uint64_t v = slots_[k];
+    if (v == 0) return -1;
+    const size_t j = (v & 0xFFFFFFFFu) - 1;
+    if ((v >> 32) == tag && keys[j] == s) return static_cast<int32_t>(j);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // SpecialTrie
 
 void SpecialTrie::build(const std::vector<std::string>& texts, const std::vector<int32_t>& ids) {
@@ -116,13 +160,11 @@ void VocabTokenizer::load(const GgufFile& f, Kind kind, Options opt) {
   }
 
   text_.resize(n);
-  to_id_.clear();
-  to_id_.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     // llama.cpp renames empty entries so that every token has a distinct, non-empty text.
     text_[i] = tokens[i].empty() ? "[EMPTY_" + std::to_string(i) + "]" : tokens[i];
-    to_id_[text_[i]] = static_cast<int32_t>(i);  // a repeated text maps to its last id
   }
+  to_id_.build(text_, /*keep_last=*/true, &shadowed_);  // a repeated text maps to its last id, as in llama.cpp
 
   // Special ids: kind defaults (dropped when outside the vocabulary), then metadata when in range.
   auto in_range = [&](int64_t id) { return id >= 0 && static_cast<size_t>(id) < n; };
@@ -168,7 +210,7 @@ void VocabTokenizer::detect_special_tokens(const GgufFile& f) {
   // order, which only matters if a vocabulary has several candidates for the same role).
   auto each_text = [&](auto&& fn) {
     for (size_t i = 0; i < n; ++i) {
-      if (to_id_.find(text_[i])->second == static_cast<int32_t>(i)) fn(static_cast<int32_t>(i), std::string_view(text_[i]));
+      if (!shadowed_[i]) fn(static_cast<int32_t>(i), std::string_view(text_[i]));
     }
   };
   auto mark_control = [&](int32_t id) { attr_[static_cast<size_t>(id)] |= kAttrControl; };
@@ -357,45 +399,62 @@ std::vector<VocabTokenizer::Fragment> VocabTokenizer::partition(std::string_view
     return parse_special || !(attr_[static_cast<size_t>(id)] & (kAttrControl | kAttrUnknown));
   };
 
-  struct Occ {
-    uint32_t rank;
-    uint32_t len;
-    size_t pos;
-  };
-  std::vector<Occ> occ;
+  // Occurrences grouped by processing rank, positions ascending within a rank: count, then fill (a
+  // counting sort; inputs like long whitespace runs produce many overlapping candidates).
+  const size_t n_special = special_order_.size();
+  if (n > UINT32_MAX) throw Error("tokenizer: text longer than 4 GiB");
+  std::vector<size_t> start_of(n_special + 1, 0);
+  size_t n_occ = 0;
   for (size_t pos = 0; pos < n; ++pos) {
-    special_trie_.matches_at(text, pos, [&](int32_t id, size_t len) {
-      if (allowed(id)) occ.push_back({special_rank_[static_cast<size_t>(id)], static_cast<uint32_t>(len), pos});
+    special_trie_.matches_at(text, pos, [&](int32_t id, size_t) {
+      if (allowed(id)) {
+        ++start_of[special_rank_[static_cast<size_t>(id)] + 1];
+        ++n_occ;
+      }
     });
   }
-  if (occ.empty()) {
+  if (n_occ == 0) {
     out.push_back({0, n, -1});
     return out;
   }
-  std::sort(occ.begin(), occ.end(), [](const Occ& a, const Occ& b) { return a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos; });
+  for (size_t r = 0; r < n_special; ++r) start_of[r + 1] += start_of[r];
+  std::vector<uint32_t> occ_pos(n_occ);
+  {
+    std::vector<size_t> fill(start_of.begin(), start_of.end() - 1);
+    for (size_t pos = 0; pos < n; ++pos) {
+      special_trie_.matches_at(text, pos, [&](int32_t id, size_t) {
+        if (allowed(id)) occ_pos[fill[special_rank_[static_cast<size_t>(id)]]++] = static_cast<uint32_t>(pos);
+      });
+    }
+  }
 
   // claimed: 0 free text, 1 inside an accepted special, 2 whitespace dropped by LSTRIP/RSTRIP.
   std::vector<uint8_t> claimed(n, 0);
   std::vector<int32_t> start_token(n, -1);
   auto is_space = [&](size_t i) { return std::isspace(static_cast<unsigned char>(text[i])) != 0; };
-  for (const Occ& o : occ) {
-    bool free = true;
-    for (size_t i = o.pos; i < o.pos + o.len; ++i) {
-      if (claimed[i]) {
-        free = false;
-        break;
-      }
-    }
-    if (!free) continue;
-    const int32_t id = special_order_[o.rank];
-    start_token[o.pos] = id;
-    std::fill(claimed.begin() + static_cast<ptrdiff_t>(o.pos), claimed.begin() + static_cast<ptrdiff_t>(o.pos + o.len), 1);
+  for (size_t r = 0; r < n_special; ++r) {
+    if (start_of[r] == start_of[r + 1]) continue;
+    const int32_t id = special_order_[r];
+    const size_t len = text_[static_cast<size_t>(id)].size();
     const uint32_t a = attr_[static_cast<size_t>(id)];
-    if (a & kAttrLstrip) {
-      for (size_t i = o.pos; i > 0 && !claimed[i - 1] && is_space(i - 1); --i) claimed[i - 1] = 2;
-    }
-    if (a & kAttrRstrip) {
-      for (size_t i = o.pos + o.len; i < n && !claimed[i] && is_space(i); ++i) claimed[i] = 2;
+    for (size_t k = start_of[r]; k < start_of[r + 1]; ++k) {
+      const size_t pos = occ_pos[k];
+      bool free = true;
+      for (size_t i = pos; i < pos + len; ++i) {
+        if (claimed[i]) {
+          free = false;
+          break;
+        }
+      }
+      if (!free) continue;
+      start_token[pos] = id;
+      std::fill(claimed.begin() + static_cast<ptrdiff_t>(pos), claimed.begin() + static_cast<ptrdiff_t>(pos + len), 1);
+      if (a & kAttrLstrip) {
+        for (size_t i = pos; i > 0 && !claimed[i - 1] && is_space(i - 1); --i) claimed[i - 1] = 2;
+      }
+      if (a & kAttrRstrip) {
+        for (size_t i = pos + len; i < n && !claimed[i] && is_space(i); ++i) claimed[i] = 2;
+      }
     }
   }
 

@@ -7,7 +7,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "slim/tokenizer.h"
@@ -30,15 +29,20 @@ enum Attr : uint32_t {
   kAttrRstrip = 1u << 8,  // ... and after it
 };
 
-struct SvHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+// Exact-text lookup into a vector of strings (open addressing, linear probing). Compact and cache-friendly:
+// building it for a 262k-entry vocabulary and the many lookups while loading stay cheap.
+class StringIndex {
+ public:
+  // Indexes keys; for a repeated key find() returns the last index (keep_last) or the first. If shadowed
+  // is given it is set to 1 for the indices find() will never return.
+  void build(const std::vector<std::string>& keys, bool keep_last, std::vector<uint8_t>* shadowed = nullptr);
+  // Index of s in the keys given to build() (pass the same vector), or -1.
+  int32_t find(std::string_view s, const std::vector<std::string>& keys) const;
+
+ private:
+  std::vector<uint64_t> slots_;  // (hash tag << 32) | (index + 1); 0 = empty
+  uint64_t mask_ = 0;
 };
-struct SvEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-};
-using StrIdMap = std::unordered_map<std::string, int32_t, SvHash, SvEq>;
 
 // Byte-wise trie over the texts of special tokens, for the partition step.
 class SpecialTrie {
@@ -101,15 +105,15 @@ class VocabTokenizer : public Tokenizer {
   virtual std::string normal_piece(int32_t id) const = 0;
 
   int32_t lookup(std::string_view text) const {
-    auto it = to_id_.find(text);
-    return it == to_id_.end() ? -1 : it->second;
+    return to_id_.find(text, text_);
   }
   uint8_t byte_of_token(int32_t id) const;  // "<0xAB>" -> 0xAB
 
   std::vector<std::string> text_;
   std::vector<float> score_;
   std::vector<uint32_t> attr_;
-  StrIdMap to_id_;
+  StringIndex to_id_;
+  std::vector<uint8_t> shadowed_;  // ids whose text repeats later in the vocabulary
 
  private:
   void detect_special_tokens(const GgufFile& f);
