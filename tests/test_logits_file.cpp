@@ -308,21 +308,54 @@ TEST(PplStats, KlAccumulator) {
 }
 
 TEST(LogitsFile, LlamaCppCrossCheck) {
-  // Optional: a file saved by llama-perplexity (set SLIM_LLAMA_LOGITS=path) must parse and decode to
-  // normalised distributions.
-  const char* p = std::getenv("SLIM_LLAMA_LOGITS");
-  if (!p || !std::filesystem::exists(p)) GTEST_SKIP() << "set SLIM_LLAMA_LOGITS to a llama-perplexity --kl-divergence-base file";
-  LogitsReader rd(p);
+  // With llama.cpp's reference tools built (/tmp/llama-ref.out names their folder) and the SmolLM2 model
+  // present: save a base file with llama-perplexity, read it back, and recompute the PPL llama.cpp printed
+  // from the stored records. This pins the header, the record layout and which positions are scored.
+  const std::string model = SLIM_SOURCE_DIR "/models/smollm2-135m-instruct-q4_1.gguf";
+  std::ifstream ref("/tmp/llama-ref.out");
+  std::string bin;
+  if (!ref || !std::getline(ref, bin) || !std::filesystem::exists(bin + "/llama-perplexity"))
+    GTEST_SKIP() << "llama.cpp reference tools not built (/tmp/llama-ref.out)";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "models/smollm2-135m-instruct-q4_1.gguf not present";
+
+  const std::string text_path = temp_path("ppl_text"), out_path = temp_path("llama_logits");
+  {
+    std::ofstream t(text_path);
+    for (int i = 0; i < 40; ++i)
+      t << "Paragraph " << i << ": the quick brown fox jumps over the lazy dog while " << (i * 7919) % 1000
+        << " ducks watch from the river bank, and nobody minds the noise.\n";
+  }
+  const std::string cmd = bin + "/llama-perplexity -m " + model + " -f " + text_path + " -c 64 --chunks 3 -t 1 " +
+                          "--kl-divergence-base " + out_path + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string log;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) log.append(buf, n);
+  ASSERT_EQ(pclose(pipe), 0) << log;
+  const size_t at = log.find("Final estimate: PPL = ");
+  ASSERT_NE(at, std::string::npos) << log;
+  const double llama_ppl = std::stod(log.substr(at + 22));
+
+  LogitsReader rd(out_path);
+  EXPECT_EQ(rd.n_ctx(), 64);
+  EXPECT_EQ(rd.n_chunk(), 3);
+  EXPECT_EQ(rd.n_vocab(), 49152);
+  PplAccumulator ppl;
   LogProbRecord rec;
+  int32_t c, r;
   std::vector<float> dec(size_t(rd.n_vocab()));
-  int n = 0;
-  while (rd.next(rec) && n < 8) {
+  while (rd.next(rec, &c, &r)) {
+    ppl.add(-rec.log_prob(rd.next_token(c, r)));
     rec.decode(dec.data());
-    double s = 0;
+    double s = 0;  // stored distributions are normalised (the tail below -16 aside)
     for (float v : dec)
       if (v > -16) s += std::exp(double(v));
     EXPECT_NEAR(s, 1.0, 1e-2);
-    ++n;
   }
-  EXPECT_GT(n, 0);
+  EXPECT_EQ(ppl.count(), size_t(3 * logits_scored_per_chunk(64)));
+  // Records are quantised to 16/65535 nats: the recomputed PPL agrees to ~1e-4 relative.
+  EXPECT_NEAR(ppl.ppl(), llama_ppl, 2e-4 * llama_ppl) << log.substr(at, 60);
+  std::remove(text_path.c_str());
+  std::remove(out_path.c_str());
 }

@@ -28,6 +28,13 @@ inline bool ranks_before(const Cand& a, const Cand& b) {
 constexpr uint64_t kRandomSeed = 0xFFFFFFFFull;
 constexpr int32_t kBlock = 64;
 
+// GCC 12 flags its own AVX-512 intrinsics (the masked builtins' undefined pass-through operand) as
+// "may be used uninitialized" once inlined; a known false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 // Maximum of n floats, NaNs ignored (x > m ? x : m, which is exactly what MAXPS(x, m) computes; the
 // compiler will not vectorise the reduction by itself without -ffast-math).
 inline float block_max(const float* x, int32_t n) {
@@ -36,7 +43,12 @@ inline float block_max(const float* x, int32_t n) {
 #if defined(__AVX512F__)
   __m512 acc = _mm512_set1_ps(m);
   for (; i + 16 <= n; i += 16) acc = _mm512_max_ps(_mm512_loadu_ps(x + i), acc);
-  m = _mm512_reduce_max_ps(acc);
+  // Horizontal max by shuffles (acc holds no NaN, so operand order does not matter here).
+  acc = _mm512_max_ps(acc, _mm512_shuffle_f32x4(acc, acc, _MM_SHUFFLE(1, 0, 3, 2)));
+  acc = _mm512_max_ps(acc, _mm512_shuffle_f32x4(acc, acc, _MM_SHUFFLE(2, 3, 0, 1)));
+  acc = _mm512_max_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(1, 0, 3, 2)));
+  acc = _mm512_max_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(2, 3, 0, 1)));
+  m = _mm512_cvtss_f32(acc);
 #elif defined(__AVX2__)
   __m256 acc = _mm256_set1_ps(m);
   for (; i + 8 <= n; i += 8) acc = _mm256_max_ps(_mm256_loadu_ps(x + i), acc);
@@ -47,6 +59,10 @@ inline float block_max(const float* x, int32_t n) {
   for (; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace
 
