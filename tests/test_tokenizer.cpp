@@ -473,6 +473,11 @@ TEST(TokenizerBpe, MergesAndSpecials) {
   EXPECT_EQ(tok->encode("hi<|end|>", false, true), (std::vector<int32_t>{'h', 'i', 258}));
   EXPECT_TRUE(tok->is_eog(258));
   EXPECT_EQ(tok->decode({'a', 257}), "a hi");
+  // gpt-2 cleans spaces on decode like llama.cpp (" ." -> ".", " 's" -> "'s"); smollm does not.
+  const std::vector<int32_t> spaced = {'a', ' ', '.', ' ', '\'', 's', ' ', '\'', 't'};
+  EXPECT_EQ(tok->decode(spaced), "a.'s 't");
+  const auto g = bpe_file("smollm");
+  EXPECT_EQ(Tokenizer::from_gguf(*g)->decode(spaced), "a . 's 't");
 }
 
 TEST(TokenizerBpe, UnsupportedPreTokenizerNamed) {
