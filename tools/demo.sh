@@ -15,7 +15,7 @@ half=$((chars / 2))
 {
   head -c "$half" "$text"
   printf '\n\nThe secret passphrase for the Netherfield ball is "blue-harbor-42". Remember it.\n\n'
-  tail -c +"$((half + 1))" "$text" | head -c "$half"
+  head -c "$chars" "$text" | tail -c "$half"
   printf '\n\nQuestion: What is the secret passphrase for the Netherfield ball?\nAnswer: The secret passphrase is "'
 } >"$prompt"
 echo "demo: a ${chars}-character prompt (a needle in Pride and Prejudice), dense prefill on Gemma 3 270M" >&2
