@@ -477,6 +477,32 @@ TEST(Matmul, GemmaShapesAndEdgeRows) {
   check_matmul(DType::Q4_K, 33, 129, 2, rng);
 }
 
+// GEMV (m = 1, raw weight rows) and the batched paths (decoded rows, row pairs on AVX-512) must give
+// bit-identical rows: a token's logits must not depend on the batch it was computed in.
+TEST(Matmul, BatchSizeDoesNotChangeResults) {
+  std::mt19937 rng(17);
+  for (DType t : kAllSupported) {
+    const int64_t cols = test_cols(t), rows = 45, m = 13;
+    const auto wbytes = random_weights(t, rows, cols, rng);
+    const k::Weight w{t, cols, rows, wbytes.data(), slim::row_bytes(t, cols)};
+    const auto x = random_floats(m * cols, rng);
+    slim::ThreadPool pool(2);
+    std::vector<float> batch(m * rows), single(rows);
+    k::matmul(w, x.data(), m, cols, batch.data(), rows, pool);
+    for (int64_t i = 0; i < m; ++i) {
+      k::matmul(w, x.data() + i * cols, 1, cols, single.data(), rows, pool);
+      for (int64_t o = 0; o < rows; ++o)
+        ASSERT_EQ(f2u(single[o]), f2u(batch[i * rows + o])) << slim::dtype_info(t).name << " i=" << i << " o=" << o;
+    }
+    for (int64_t mm : {2, 3, 4, 5, 8}) {  // around the switch-over sizes
+      std::vector<float> part(mm * rows);
+      k::matmul(w, x.data(), mm, cols, part.data(), rows, pool);
+      for (int64_t i = 0; i < mm * rows; ++i)
+        ASSERT_EQ(f2u(part[i]), f2u(batch[i])) << slim::dtype_info(t).name << " m=" << mm << " at " << i;
+    }
+  }
+}
+
 TEST(Matmul, RowsSubsetAndRepeatedCalls) {
   std::mt19937 rng(21);
   for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q4_1, DType::F32}) {

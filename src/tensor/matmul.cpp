@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/thread_pool.h"
@@ -47,74 +48,193 @@ constexpr int kR = 4, kC = 4;
 constexpr int kR = 2, kC = 2;
 #endif
 
-// Each family knows its packed activation row size, how to pack a row, and its tiles.
+// A family binds a weight type to its tiles on raw GGUF rows (GEMV) and on decoded rows (GEMM).
+template <class W>
 struct FamA {
-  template <class W, int R, int C>
-  static void tile(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+  static size_t dec_stride(int64_t cols) { return dec_a_stride(cols / 32); }
+  static void decode(const uint8_t* w, size_t ws, int rows, int64_t cols, uint8_t* dst, size_t ds) {
+    decode_rows_a<W>(w, ws, rows, cols / 32, dst, ds);
+  }
+  template <class P, int R, int C>
+  static void tile(const P& p, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
     const int64_t nb = cols / 32;
     ActA a[C];
     for (int c = 0; c < C; ++c) a[c] = act_a_row(act + c * as, nb);
-    tile_a<W, R, C>(w, ws, a, nb, y, ldy);
+    tile_a<P, R, C>(p, a, nb, y, ldy);
+  }
+  template <int R, int C>
+  static void raw(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+    tile<RawA<W>, R, C>(RawA<W>{w, ws}, act, as, cols, y, ldy);
+  }
+  template <int R, int C>
+  static void dec(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+    tile<DecA<W>, R, C>(DecA<W>{w, ws, cols / 32}, act, as, cols, y, ldy);
   }
 };
 
+template <class Raw>
 struct FamK {
-  template <class W, int R, int C>
-  static void tile(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+  static size_t dec_stride(int64_t cols) { return static_cast<size_t>(cols / 256) * kDecK; }
+  static void decode(const uint8_t* w, size_t ws, int rows, int64_t cols, uint8_t* dst, size_t ds) {
+    decode_rows_k<Raw>(w, ws, rows, cols / 256, dst, ds);
+  }
+  template <class P, int R, int C>
+  static void tile(const P& p, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
     const BlockQ8_K* a[C];
     for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8_K*>(act + c * as);
-    W::template run<R, C>(w, ws, a, cols / 256, y, ldy);
+    tile_k<P, R, C>(p, a, cols / 256, y, ldy);
   }
-};
-struct WQ4K {
   template <int R, int C>
-  static void run(const uint8_t* w, size_t ws, const BlockQ8_K* const* a, int64_t nb, float* y, int64_t ldy) {
-    tile_q45k<false, R, C>(w, ws, a, nb, y, ldy);
+  static void raw(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+    tile<Raw, R, C>(Raw{w, ws}, act, as, cols, y, ldy);
   }
-};
-struct WQ5K {
   template <int R, int C>
-  static void run(const uint8_t* w, size_t ws, const BlockQ8_K* const* a, int64_t nb, float* y, int64_t ldy) {
-    tile_q45k<true, R, C>(w, ws, a, nb, y, ldy);
-  }
-};
-struct WQ6K {
-  template <int R, int C>
-  static void run(const uint8_t* w, size_t ws, const BlockQ8_K* const* a, int64_t nb, float* y, int64_t ldy) {
-    tile_q6k<R, C>(w, ws, a, nb, y, ldy);
+  static void dec(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+    tile<DecK<Raw::kQ6>, R, C>(DecK<Raw::kQ6>{w, ws}, act, as, cols, y, ldy);
   }
 };
 
+// Float weights: the conversion is cheap, no decoded copy.
+template <class W>
 struct FamF {
-  template <class W, int R, int C>
-  static void tile(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
+  static constexpr bool kNoDecode = true;
+  template <int R, int C>
+  static void raw(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
     const float* a[C];
     for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const float*>(act + c * as);
     tile_f<W, R, C>(w, ws, a, cols, y, ldy);
   }
 };
 
-// Output rows [o0, o1) for activation rows [0, m): full R×C tiles, then the edges with 1-wide tiles.
-template <class Fam, class W>
-void run_rows(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
-              int64_t o1) {
-  const size_t ws = w.row_stride;
-  int64_t o = o0;
-  for (; o + kR <= o1; o += kR) {
-    const uint8_t* wr = w.data + o * ws;
-    int64_t i = 0;
-    for (; i + kC <= m; i += kC) Fam::template tile<W, kR, kC>(wr, ws, act + i * as, as, w.cols, y + i * ldy + o, ldy);
-    for (; i < m; ++i) Fam::template tile<W, kR, 1>(wr, ws, act + i * as, as, w.cols, y + i * ldy + o, ldy);
+template <class F, class = void>
+struct HasDecode : std::true_type {};
+template <class F>
+struct HasDecode<F, std::void_t<decltype(F::kNoDecode)>> : std::false_type {};
+
+// Rows of one tile kind over activation rows [0, m): full C-wide tiles, then single rows.
+template <class F, int R, bool kDec>
+inline void tile_row_block(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t m, int64_t cols,
+                           float* y, int64_t ldy) {
+  int64_t i = 0;
+  for (; i + kC <= m; i += kC) {
+    if constexpr (kDec) F::template dec<R, kC>(w, ws, act + i * as, as, cols, y + i * ldy, ldy);
+    else F::template raw<R, kC>(w, ws, act + i * as, as, cols, y + i * ldy, ldy);
   }
-  for (; o < o1; ++o) {
-    const uint8_t* wr = w.data + o * ws;
-    int64_t i = 0;
-    for (; i + kC <= m; i += kC) Fam::template tile<W, 1, kC>(wr, ws, act + i * as, as, w.cols, y + i * ldy + o, ldy);
-    for (; i < m; ++i) Fam::template tile<W, 1, 1>(wr, ws, act + i * as, as, w.cols, y + i * ldy + o, ldy);
+  for (; i < m; ++i) {
+    if constexpr (kDec) F::template dec<R, 1>(w, ws, act + i * as, as, cols, y + i * ldy, ldy);
+    else F::template raw<R, 1>(w, ws, act + i * as, as, cols, y + i * ldy, ldy);
   }
 }
 
+// Output rows [o0, o1) for activation rows [0, m).
+//  * Few activation rows (GEMV): tiles read the GGUF rows directly, prefetching ahead.
+//  * Many (GEMM): activation rows in chunks that stay in L2; for each chunk, kR weight rows at a time
+//    are decoded once into a small buffer (L1) and dotted against every activation row of the chunk.
+template <class F>
+void run_rows(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
+              int64_t o1) {
+  const size_t ws = w.row_stride;
+  if constexpr (HasDecode<F>::value) {
+    if (m >= 2 * kC) {
+      const size_t ds = F::dec_stride(w.cols);
+      static thread_local Scratch dec_buf;
+      uint8_t* buf = dec_buf.get(ds * kR);
+      const int64_t mc = std::max<int64_t>(kC, static_cast<int64_t>((256u << 10) / as) / kC * kC);
+      for (int64_t i0 = 0; i0 < m; i0 += mc) {
+        const int64_t mm = std::min(mc, m - i0);
+        const uint8_t* a = act + i0 * as;
+        float* yc = y + i0 * ldy;
+        for (int64_t o = o0; o < o1; o += kR) {
+          const int rr = static_cast<int>(std::min<int64_t>(kR, o1 - o));
+          F::decode(w.data + o * ws, ws, rr, w.cols, buf, ds);
+          if (rr == kR) {
+            tile_row_block<F, kR, true>(buf, ds, a, as, mm, w.cols, yc + o, ldy);
+          } else {
+            for (int r = 0; r < rr; ++r) tile_row_block<F, 1, true>(buf + r * ds, ds, a, as, mm, w.cols, yc + o + r, ldy);
+          }
+        }
+      }
+      return;
+    }
+  }
+  int64_t o = o0;
+  for (; o + kR <= o1; o += kR) tile_row_block<F, kR, false>(w.data + o * ws, ws, act, as, m, w.cols, y + o, ldy);
+  for (; o < o1; ++o) tile_row_block<F, 1, false>(w.data + o * ws, ws, act, as, m, w.cols, y + o, ldy);
+}
+
 #endif  // SLIM_SIMD
+#if SLIM_VNNI
+// ---------------------------------------------------------------------------------------------------
+// GEMM on activation row pairs (zmm tiles, matmul_tiles.h).
+
+constexpr int64_t kPairMin = 4;  // from this many activation rows on, matmul packs rows in pairs
+
+template <class W>
+struct PairA {
+  static constexpr int kRP = W::kMin ? 2 : 4;  // the _1 types need extra accumulators for the min term
+  static size_t dec_stride(int64_t cols) { return dec_a_stride(cols / 32); }
+  static void decode(const uint8_t* w, size_t ws, int rows, int64_t cols, uint8_t* dst, size_t ds) {
+    decode_rows_a<W>(w, ws, rows, cols / 32, dst, ds);
+  }
+  template <int R, int RP>
+  static void tile(const uint8_t* w, size_t ds, int64_t cols, const uint8_t* act, size_t as, int valid, float* y,
+                   int64_t ldy) {
+    tile_a2<W::kMin, R, RP>(w, ds, cols / 32, act, as, valid, y, ldy);
+  }
+};
+
+template <class Raw>
+struct PairK {
+  static constexpr int kRP = 2;
+  static size_t dec_stride(int64_t cols) { return static_cast<size_t>(cols / 256) * kDecK; }
+  static void decode(const uint8_t* w, size_t ws, int rows, int64_t cols, uint8_t* dst, size_t ds) {
+    decode_rows_k<Raw>(w, ws, rows, cols / 256, dst, ds);
+  }
+  template <int R, int RP>
+  static void tile(const uint8_t* w, size_t ds, int64_t cols, const uint8_t* act, size_t as, int valid, float* y,
+                   int64_t ldy) {
+    tile_k2<Raw::kQ6, R, RP>(w, ds, cols / 256, act, as, valid, y, ldy);
+  }
+};
+
+// R decoded weight rows against pairs [0, np) of a chunk; `vlast` = real rows in the chunk's last pair.
+template <class F, int R>
+inline void pair_block(const uint8_t* w, size_t ds, int64_t cols, const uint8_t* act, size_t as, int64_t np, int vlast,
+                       float* y, int64_t ldy) {
+  int64_t q = 0;
+  for (; q + F::kRP <= np; q += F::kRP)
+    F::template tile<R, F::kRP>(w, ds, cols, act + q * as, as, q + F::kRP == np ? vlast : 2, y + 2 * q * ldy, ldy);
+  for (; q < np; ++q) F::template tile<R, 1>(w, ds, cols, act + q * as, as, q + 1 == np ? vlast : 2, y + 2 * q * ldy, ldy);
+}
+
+// Output rows [o0, o1) for all m activation rows, packed in pairs (stride as per pair). Pairs are taken
+// in chunks that stay in L2; per chunk, kR weight rows at a time are decoded into an L1-sized buffer.
+template <class F>
+void run_pairs(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
+               int64_t o1) {
+  const int64_t np = (m + 1) / 2;
+  const size_t ws = w.row_stride, ds = F::dec_stride(w.cols);
+  static thread_local Scratch dec_buf;
+  uint8_t* buf = dec_buf.get(ds * kR);
+  const int64_t pc = std::max<int64_t>(F::kRP, static_cast<int64_t>((256u << 10) / as) / F::kRP * F::kRP);
+  for (int64_t p0 = 0; p0 < np; p0 += pc) {
+    const int64_t pp = std::min(pc, np - p0);
+    const int vlast = (p0 + pp == np && (m & 1)) ? 1 : 2;
+    const uint8_t* a = act + p0 * as;
+    float* yc = y + 2 * p0 * ldy;
+    for (int64_t o = o0; o < o1; o += kR) {
+      const int rr = static_cast<int>(std::min<int64_t>(kR, o1 - o));
+      F::decode(w.data + o * ws, ws, rr, w.cols, buf, ds);
+      if (rr == kR) {
+        pair_block<F, kR>(buf, ds, w.cols, a, as, pp, vlast, yc + o, ldy);
+      } else {
+        for (int r = 0; r < rr; ++r) pair_block<F, 1>(buf + r * ds, ds, w.cols, a, as, pp, vlast, yc + o + r, ldy);
+      }
+    }
+  }
+}
+#endif  // SLIM_VNNI
+
 
 // How one weight type is computed: packed activation row size, packer and row runner.
 struct Plan {
@@ -123,7 +243,20 @@ struct Plan {
   void (*run)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t) = nullptr;
   int offset = 0;  // zero point of 32-block weights
   DType type = DType::F32;
+  // Row-pair GEMM (VNNI builds, quantized types): bytes per packed pair, 0 when not available.
+  size_t pair_stride = 0;
+  void (*pack_pair)(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) = nullptr;
+  void (*run_pair)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t) = nullptr;
 };
+
+#if SLIM_VNNI
+void pack_pair_a_plan(const Plan& p, const float* x0, const float* x1, int64_t cols, uint8_t* dst) {
+  pack_pair_a(x0, x1, cols / 32, p.offset, dst);
+}
+void pack_pair_k_plan(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) {
+  pack_pair_k(x0, x1, cols / 256, dst);
+}
+#endif
 
 [[maybe_unused]] void pack_a(const Plan& p, const float* x, int64_t cols, uint8_t* dst) { pack_act_a(x, cols / 32, p.offset, dst); }
 [[maybe_unused]] void pack_k(const Plan&, const float* x, int64_t cols, uint8_t* dst) {
@@ -157,17 +290,17 @@ Plan make_plan(const Weight& w) {
   auto round64 = [](size_t b) { return (b + 63) & ~size_t(63); };
 #if SLIM_SIMD
   switch (w.type) {
-    case DType::Q4_0: p.run = run_rows<FamA, WQ4_0>; break;
-    case DType::Q4_1: p.run = run_rows<FamA, WQ4_1>; break;
-    case DType::Q5_0: p.run = run_rows<FamA, WQ5_0>; break;
-    case DType::Q5_1: p.run = run_rows<FamA, WQ5_1>; break;
-    case DType::Q8_0: p.run = run_rows<FamA, WQ8_0>; break;
-    case DType::Q4_K: p.run = run_rows<FamK, WQ4K>; break;
-    case DType::Q5_K: p.run = run_rows<FamK, WQ5K>; break;
-    case DType::Q6_K: p.run = run_rows<FamK, WQ6K>; break;
-    case DType::F32: p.run = run_rows<FamF, WF32>; break;
-    case DType::F16: p.run = run_rows<FamF, WF16>; break;
-    case DType::BF16: p.run = run_rows<FamF, WBF16>; break;
+    case DType::Q4_0: p.run = run_rows<FamA<WQ4_0>>; break;
+    case DType::Q4_1: p.run = run_rows<FamA<WQ4_1>>; break;
+    case DType::Q5_0: p.run = run_rows<FamA<WQ5_0>>; break;
+    case DType::Q5_1: p.run = run_rows<FamA<WQ5_1>>; break;
+    case DType::Q8_0: p.run = run_rows<FamA<WQ8_0>>; break;
+    case DType::Q4_K: p.run = run_rows<FamK<RawQ45K<false>>>; break;
+    case DType::Q5_K: p.run = run_rows<FamK<RawQ45K<true>>>; break;
+    case DType::Q6_K: p.run = run_rows<FamK<RawQ6K>>; break;
+    case DType::F32: p.run = run_rows<FamF<WF32>>; break;
+    case DType::F16: p.run = run_rows<FamF<WF16>>; break;
+    case DType::BF16: p.run = run_rows<FamF<WBF16>>; break;
     default: break;
   }
   switch (w.type) {
@@ -185,6 +318,24 @@ Plan make_plan(const Weight& w) {
       p.act_stride = round64(static_cast<size_t>(n) * 4);
       break;
   }
+#if SLIM_VNNI
+  switch (w.type) {
+    case DType::Q4_0: p.run_pair = run_pairs<PairA<WQ4_0>>; break;
+    case DType::Q4_1: p.run_pair = run_pairs<PairA<WQ4_1>>; break;
+    case DType::Q5_0: p.run_pair = run_pairs<PairA<WQ5_0>>; break;
+    case DType::Q5_1: p.run_pair = run_pairs<PairA<WQ5_1>>; break;
+    case DType::Q8_0: p.run_pair = run_pairs<PairA<WQ8_0>>; break;
+    case DType::Q4_K: p.run_pair = run_pairs<PairK<RawQ45K<false>>>; break;
+    case DType::Q5_K: p.run_pair = run_pairs<PairK<RawQ45K<true>>>; break;
+    case DType::Q6_K: p.run_pair = run_pairs<PairK<RawQ6K>>; break;
+    default: break;
+  }
+  if (p.run_pair) {
+    const bool k = dtype_info(w.type).block_elems == 256;
+    p.pack_pair = k ? pack_pair_k_plan : pack_pair_a_plan;
+    p.pair_stride = k ? static_cast<size_t>(n / 256) * kPairK : static_cast<size_t>(n / 32) * kPairA;
+  }
+#endif
 #else
   p.run = run_std;
   p.pack = pack_std;
@@ -221,32 +372,59 @@ void split_rows(int64_t rows, int tid, int n, int64_t& o0, int64_t& o1) {
 
 }  // namespace
 
+namespace {
+
+// Packs activation rows [i0, i1) (row layout) or pairs [i0, i1) (pair layout).
+void pack_range(const Plan& p, bool pairs, const float* x, int64_t ldx, int64_t m, int64_t cols, uint8_t* act,
+                int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    if (pairs) {
+      const float* x1 = 2 * i + 1 < m ? x + (2 * i + 1) * ldx : nullptr;
+      p.pack_pair(p, x + 2 * i * ldx, x1, cols, act + i * p.pair_stride);
+    } else {
+      p.pack(p, x + i * ldx, cols, act + i * p.act_stride);
+    }
+  }
+}
+
+}  // namespace
+
 void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, ThreadPool& pool) {
   if (m <= 0 || w.rows <= 0) return;
   const Plan p = make_plan(w);
-  uint8_t* act = scratch().get(p.act_stride * static_cast<size_t>(m));
+#if SLIM_VNNI
+  const bool pairs = p.pair_stride != 0 && m >= kPairMin;
+#else
+  const bool pairs = false;
+#endif
+  const int64_t units = pairs ? (m + 1) / 2 : m;  // packed units: pairs or rows
+  const size_t stride = pairs ? p.pair_stride : p.act_stride;
+  uint8_t* act = scratch().get(stride * static_cast<size_t>(units));
+  auto run = [&](int64_t o0, int64_t o1) {
+    if (pairs) p.run_pair(w, act, stride, m, y, ldy, o0, o1);
+    else p.run(w, act, stride, m, y, ldy, o0, o1);
+  };
   const int nt = pool.size();
   if (nt == 1) {
-    for (int64_t i = 0; i < m; ++i) p.pack(p, x + i * ldx, w.cols, act + i * p.act_stride);
-    p.run(w, act, p.act_stride, m, y, ldy, 0, w.rows);
+    pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);
+    run(0, w.rows);
     return;
   }
   // Few rows: quantize on the caller, then one parallel region. Many rows: quantize in parallel too,
   // with a barrier inside the same region (one wake-up instead of two).
-  const bool par_pack = m >= 2 * nt;
-  if (!par_pack)
-    for (int64_t i = 0; i < m; ++i) p.pack(p, x + i * ldx, w.cols, act + i * p.act_stride);
+  const bool par_pack = units >= 2 * nt;
+  if (!par_pack) pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);
   SpinBarrier barrier;
   pool.run([&](int tid, int n) {
     if (par_pack) {
       int64_t r0, r1;
-      ThreadPool::split(m, tid, n, r0, r1);
-      for (int64_t i = r0; i < r1; ++i) p.pack(p, x + i * ldx, w.cols, act + i * p.act_stride);
+      ThreadPool::split(units, tid, n, r0, r1);
+      pack_range(p, pairs, x, ldx, m, w.cols, act, r0, r1);
       barrier.wait(n);
     }
     int64_t o0, o1;
     split_rows(w.rows, tid, n, o0, o1);
-    if (o1 > o0) p.run(w, act, p.act_stride, m, y, ldy, o0, o1);
+    if (o1 > o0) run(o0, o1);
   });
 }
 
@@ -254,9 +432,17 @@ void matmul_rows(const Weight& w, const float* x, int64_t m, int64_t ldx, float*
                  int64_t o1) {
   if (m <= 0 || o1 <= o0) return;
   const Plan p = make_plan(w);
-  uint8_t* act = scratch().get(p.act_stride * static_cast<size_t>(m));
-  for (int64_t i = 0; i < m; ++i) p.pack(p, x + i * ldx, w.cols, act + i * p.act_stride);
-  p.run(w, act, p.act_stride, m, y, ldy, o0, o1);
+#if SLIM_VNNI
+  const bool pairs = p.pair_stride != 0 && m >= kPairMin;
+#else
+  const bool pairs = false;
+#endif
+  const int64_t units = pairs ? (m + 1) / 2 : m;
+  const size_t stride = pairs ? p.pair_stride : p.act_stride;
+  uint8_t* act = scratch().get(stride * static_cast<size_t>(units));
+  pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);
+  if (pairs) p.run_pair(w, act, stride, m, y, ldy, o0, o1);
+  else p.run(w, act, stride, m, y, ldy, o0, o1);
 }
 
 void matmul_ref(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) {

@@ -14,8 +14,12 @@
 //    sub-block scale accumulated in int32 (vpdpwssd) over the whole 256-super-block; one float scaling
 //    per super-block. Mins (Q4_K/Q5_K) and the -32 offset (Q6_K) use the activation's bsums.
 #pragma once
+// GCC 12's 512-bit intrinsics trip -W(maybe-)uninitialized on their internal _mm512_undefined_*().
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -170,10 +174,51 @@ inline void prefetch_part(uintptr_t base, int64_t lines, int64_t b, int64_t nb) 
     _mm_prefetch(reinterpret_cast<const char*>(base + 64 * static_cast<uintptr_t>(l)), _MM_HINT_T0);
 }
 
-// R weight rows (stride ws bytes) × C packed activation rows, nb blocks; y[c*ldy + r].
-template <class W, int R, int C>
-inline void tile_a(const uint8_t* w, size_t ws, const ActA* act, int64_t nb, float* y, int64_t ldy) {
+// Weight access for tile_a. RawA reads the GGUF blocks directly (GEMV, vec_dot); DecA reads a copy
+// decoded once per weight row (GEMM: the decode is then shared by all activation rows instead of
+// being redone for every tile of 4). Both give identical values, so results do not depend on the path.
+template <class W>
+struct RawA {
   using Block = typename W::Block;
+  static constexpr bool kMin = W::kMin, kSigned = W::kSigned, kPrefetch = true;
+  const uint8_t* w;
+  size_t ws;
+  const Block* blk(int r, int64_t b) const { return reinterpret_cast<const Block*>(w + r * ws) + b; }
+  __m256i code(int r, int64_t b) const { return W::code(blk(r, b)); }
+  __m256 d(int r, int64_t b) const { return bcast_fp16(W::d(blk(r, b))); }
+  float m(int r, int64_t b) const { return fp16_to_fp32(*W::m(blk(r, b))); }
+};
+
+// Decoded 32-block row: codes[nb*32] (u8, as W::code returns them) | d[nb] f32 | m[nb] f32.
+inline size_t dec_a_stride(int64_t nb) { return (static_cast<size_t>(nb) * 40 + 63) & ~size_t(63); }
+template <class W>
+inline void decode_rows_a(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst, size_t ds) {
+  for (int r = 0; r < rows; ++r) {
+    const auto* blk = reinterpret_cast<const typename W::Block*>(w + r * ws);
+    uint8_t* o = dst + r * ds;
+    auto* d = reinterpret_cast<float*>(o + nb * 32);
+    auto* m = reinterpret_cast<float*>(o + nb * 36);
+    for (int64_t b = 0; b < nb; ++b) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 32 * b), W::code(blk + b));
+      d[b] = fp16_to_fp32(*W::d(blk + b));
+      if constexpr (W::kMin) m[b] = fp16_to_fp32(*W::m(blk + b));
+    }
+  }
+}
+template <class W>
+struct DecA {
+  static constexpr bool kMin = W::kMin, kSigned = W::kSigned, kPrefetch = false;
+  const uint8_t* w;
+  size_t ws;
+  int64_t nb;
+  __m256i code(int r, int64_t b) const { return _mm256_load_si256(reinterpret_cast<const __m256i*>(w + r * ws + 32 * b)); }
+  __m256 d(int r, int64_t b) const { return _mm256_broadcast_ss(reinterpret_cast<const float*>(w + r * ws + 32 * nb) + b); }
+  float m(int r, int64_t b) const { return reinterpret_cast<const float*>(w + r * ws + 36 * nb)[b]; }
+};
+
+// R weight rows × C packed activation rows, nb blocks; y[c*ldy + r].
+template <class P, int R, int C>
+inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ldy) {
   __m256 acc[R][C];
   float accm[R][C];
   for (int r = 0; r < R; ++r)
@@ -181,35 +226,37 @@ inline void tile_a(const uint8_t* w, size_t ws, const ActA* act, int64_t nb, flo
       acc[r][c] = _mm256_setzero_ps();
       accm[r][c] = 0.0f;
     }
-  const Block* rows[R];
-  for (int r = 0; r < R; ++r) rows[r] = reinterpret_cast<const Block*>(w + r * ws);
-  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
-  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64;
+  uintptr_t pf = 0;
+  int64_t pf_lines = 0;
+  if constexpr (P::kPrefetch && C == 1) {
+    pf = reinterpret_cast<uintptr_t>(p.w) + kPrefetchTiles * R * p.ws;
+    pf_lines = static_cast<int64_t>(R * p.ws + 63) / 64;
+  }
 
   for (int64_t b = 0; b < nb; ++b) {
-    if constexpr (C == 1) prefetch_part(pf, pf_lines, b, nb);
+    if constexpr (P::kPrefetch && C == 1) prefetch_part(pf, pf_lines, b, nb);
     __m256i wq[R];
     __m256 wd[R];
     float wm[R];
     for (int r = 0; r < R; ++r) {
-      wq[r] = W::code(rows[r] + b);
-      wd[r] = bcast_fp16(W::d(rows[r] + b));
-      if constexpr (W::kMin) wm[r] = fp16_to_fp32(*W::m(rows[r] + b));
+      wq[r] = p.code(r, b);
+      wd[r] = p.d(r, b);
+      if constexpr (P::kMin) wm[r] = p.m(r, b);
     }
     for (int c = 0; c < C; ++c) {
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c].qs + 32 * b));
       const __m256 da = _mm256_broadcast_ss(act[c].d + b);
       __m256i init = _mm256_setzero_si256();
-      if constexpr (!W::kMin && !W::kSigned) init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(act[c].corr[b]));
+      if constexpr (!P::kMin && !P::kSigned) init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(act[c].corr[b]));
       for (int r = 0; r < R; ++r) {
         __m256i dp;
-        if constexpr (W::kSigned) {
+        if constexpr (P::kSigned) {
           dp = dot_u8s8(init, _mm256_sign_epi8(wq[r], wq[r]), _mm256_sign_epi8(a, wq[r]));
         } else {
           dp = dot_u8s8(init, wq[r], a);
         }
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_mul_ps(wd[r], da), acc[r][c]);
-        if constexpr (W::kMin) accm[r][c] += wm[r] * act[c].s[b];
+        if constexpr (P::kMin) accm[r][c] = std::fma(wm[r], act[c].s[b], accm[r][c]);
       }
     }
   }
@@ -219,6 +266,11 @@ inline void tile_a(const uint8_t* w, size_t ws, const ActA* act, int64_t nb, flo
 
 // ---------------------------------------------------------------------------------------------------
 // K-quants × Q8_K
+//
+// Per super-block and 32-element chunk j: u8 codes (0..31 for Q4_K/Q5_K, 0..63 for Q6_K), an s16 scale
+// vector (sub-block scale of each lane pair), and per super-block a "correction" s16 vector that is
+// multiplied with the activation's bsums: the mins (Q4_K/Q5_K, subtracted with dmin) or the sub-block
+// scales (Q6_K: codes carry +32, subtracted exactly in integer).
 
 // The 8 six-bit scales and mins of a Q4_K/Q5_K super-block, unpacked to bytes.
 inline void unpack_scales_k4(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
@@ -232,141 +284,303 @@ inline void unpack_scales_k4(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
   std::memcpy(mn + 4, &mn_hi, 4);
 }
 
-// Q4_K / Q5_K tile. kFive selects Q5_K (5th bit from qh).
-template <bool kFive, int R, int C>
-inline void tile_q45k(const uint8_t* w, size_t ws, const BlockQ8_K* const* act, int64_t nb, float* y,
-                      int64_t ldy) {
-  __m256 accf[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) accf[r][c] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
-  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64;
-
-  for (int64_t b = 0; b < nb; ++b) {
-    if constexpr (C == 1) prefetch_part(pf, pf_lines, b, nb);
-    const uint8_t* qs[R];
-    const uint8_t* qh[R];
-    int32_t scw[R][8];
-    __m256i mins16[R];
-    float d[R], dmin[R];
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w + r * ws + b * (kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K));
-      uint16_t hd, hm;
-      std::memcpy(&hd, blk, 2);
-      std::memcpy(&hm, blk + 2, 2);
-      d[r] = fp16_to_fp32(hd);
-      dmin[r] = fp16_to_fp32(hm);
-      uint8_t sc[8], mn[8];
-      unpack_scales_k4(blk + 4, sc, mn);
-      for (int j = 0; j < 8; ++j) scw[r][j] = sc[j] * 0x10001;
-      __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
-      mins16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j in lanes 2j and 2j+1
-      qh[r] = blk + 16;
-      qs[r] = blk + (kFive ? 48 : 16);
-    }
-    __m256i acci[R][C];
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) acci[r][c] = _mm256_setzero_si256();
-    for (int ch = 0; ch < 4; ++ch) {  // 64-element chunks: low nibbles, then high nibbles
-      for (int half = 0; half < 2; ++half) {
-        const int j = 2 * ch + half;
-        __m256i wq[R];
-        for (int r = 0; r < R; ++r) {
-          const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs[r] + 32 * ch));
-          wq[r] = half ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4) : _mm256_and_si256(raw, low4);
-          if constexpr (kFive) {
-            // bit j of each qh byte moved to bit 4 (16-bit shifts keep bits inside their byte here)
-            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh[r]));
-            const __m256i moved = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
-            wq[r] = _mm256_or_si256(wq[r], _mm256_and_si256(moved, _mm256_set1_epi8(0x10)));
-          }
-        }
-        for (int c = 0; c < C; ++c) {
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c][b].qs + 32 * j));
-          for (int r = 0; r < R; ++r)
-            acci[r][c] = dot_s16(acci[r][c], _mm256_maddubs_epi16(wq[r], a), _mm256_set1_epi32(scw[r][j]));
-        }
-      }
-    }
-    for (int c = 0; c < C; ++c) {
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c][b].bsums));
-      const float da = act[c][b].d;
-      for (int r = 0; r < R; ++r) {
-        const __m256i mi = _mm256_madd_epi16(mins16[r], bs);
-        accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acci[r][c]), _mm256_set1_ps(d[r] * da), accf[r][c]);
-        accf[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(dmin[r] * da), accf[r][c]);
-      }
-    }
+// Raw Q4_K / Q5_K super-block access.
+template <bool kFive>
+struct RawQ45K {
+  static constexpr bool kQ6 = false, kPrefetch = true;
+  static constexpr size_t kBlock = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  struct Super {
+    const uint8_t* qs;
+    const uint8_t* qh;
+    int32_t scw[8];
+    __m256i corr;
+    float d, dmin;
+  };
+  const uint8_t* w;
+  size_t ws;
+  void load(int r, int64_t b, Super& s) const {
+    const uint8_t* blk = w + r * ws + b * kBlock;
+    uint16_t hd, hm;
+    std::memcpy(&hd, blk, 2);
+    std::memcpy(&hm, blk + 2, 2);
+    s.d = fp16_to_fp32(hd);
+    s.dmin = fp16_to_fp32(hm);
+    uint8_t sc[8], mn[8];
+    unpack_scales_k4(blk + 4, sc, mn);
+    for (int j = 0; j < 8; ++j) s.scw[j] = sc[j] * 0x10001;
+    const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+    s.corr = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j in lanes 2j and 2j+1
+    s.qh = blk + 16;
+    s.qs = blk + (kFive ? 48 : 16);
   }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(accf[r][c]);
-}
-
-template <int R, int C>
-inline void tile_q6k(const uint8_t* w, size_t ws, const BlockQ8_K* const* act, int64_t nb, float* y, int64_t ldy) {
-  __m256 accf[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) accf[r][c] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i two = _mm256_set1_epi8(0x03);
-  const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
-  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64;
-
-  for (int64_t b = 0; b < nb; ++b) {
-    if constexpr (C == 1) prefetch_part(pf, pf_lines, b, nb);
-    const BlockQ6_K* blk[R];
-    __m256i sc16[R];  // the 16 sub-block scales as s16
-    float d[R];
-    for (int r = 0; r < R; ++r) {
-      blk[r] = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + b;
-      sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[r]->scales)));
-      d[r] = fp16_to_fp32(blk[r]->d);
+  static __m256i code(const Super& s, int j) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qs + 32 * (j / 2)));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i q = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4) : _mm256_and_si256(raw, low4);
+    if constexpr (kFive) {
+      // bit j of each qh byte moved to bit 4 (16-bit shifts keep it inside its byte here)
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qh));
+      const __m256i moved = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
+      q = _mm256_or_si256(q, _mm256_and_si256(moved, _mm256_set1_epi8(0x10)));
     }
-    __m256i acci[R][C];
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) acci[r][c] = _mm256_setzero_si256();
-    for (int h = 0; h < 2; ++h) {
-      for (int q = 0; q < 4; ++q) {
-        const int j = 4 * h + q;  // 32-element chunk; sub-blocks 2j and 2j+1
-        __m256i wq[R], scj[R];
-        for (int r = 0; r < R; ++r) {
-          const __m256i ql =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[r]->ql + 64 * h + 32 * (q & 1)));
-          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[r]->qh + 32 * h));
-          const __m256i lo = (q < 2) ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
-          const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * q), two);
-          wq[r] = _mm256_or_si256(lo, _mm256_slli_epi16(hi2, 4));
-          // scales of sub-blocks 2j (lanes 0-7) and 2j+1 (lanes 8-15)
+    return q;
+  }
+  static __m256i scale(const Super& s, int j) { return _mm256_set1_epi32(s.scw[j]); }
+};
+
+// Raw Q6_K super-block access.
+struct RawQ6K {
+  static constexpr bool kQ6 = true, kPrefetch = true;
+  struct Super {
+    const BlockQ6_K* blk;
+    __m256i corr;  // the 16 sub-block scales as s16
+    float d, dmin;
+  };
+  const uint8_t* w;
+  size_t ws;
+  void load(int r, int64_t b, Super& s) const {
+    s.blk = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + b;
+    s.corr = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.blk->scales)));
+    s.d = fp16_to_fp32(s.blk->d);
+    s.dmin = 0.0f;
+  }
+  static __m256i code(const Super& s, int j) {
+    const int h = j / 4, q = j % 4;  // half of the super-block, chunk inside it
+    const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.blk->ql + 64 * h + 32 * (q & 1)));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.blk->qh + 32 * h));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i lo = q < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+    const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * q), _mm256_set1_epi8(0x03));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi2, 4));
+  }
+  // scales of sub-blocks 2j (lanes 0-7) and 2j+1 (lanes 8-15)
+  static __m256i scale(const Super& s, int j) {
 #if SLIM_VNNI
-          const __m256i idx = _mm256_setr_epi16(2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
-                                                2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1,
-                                                2 * j + 1);
-          scj[r] = _mm256_permutexvar_epi16(idx, sc16[r]);
+    const __m256i idx = _mm256_setr_epi16(2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
+                                          2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1);
+    return _mm256_permutexvar_epi16(idx, s.corr);
 #else
-          scj[r] = _mm256_set_m128i(_mm_set1_epi16(blk[r]->scales[2 * j + 1]), _mm_set1_epi16(blk[r]->scales[2 * j]));
+    return _mm256_set_m128i(_mm_set1_epi16(s.blk->scales[2 * j + 1]), _mm_set1_epi16(s.blk->scales[2 * j]));
 #endif
-        }
-        for (int c = 0; c < C; ++c) {
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c][b].qs + 32 * j));
-          for (int r = 0; r < R; ++r) acci[r][c] = dot_s16(acci[r][c], _mm256_maddubs_epi16(wq[r], a), scj[r]);
-        }
+  }
+};
+
+// Decoded K super-block: codes[256] | scale vectors[8][16] s16 | corr[16] s16 | d, dmin (f32) | pad.
+constexpr size_t kDecK = 256 + 256 + 32 + 32;
+template <class Raw>
+inline void decode_rows_k(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst, size_t ds) {
+  const Raw raw{w, ws};
+  for (int r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      typename Raw::Super s;
+      raw.load(r, b, s);
+      uint8_t* o = dst + r * ds + b * kDecK;
+      for (int j = 0; j < 8; ++j) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(o + 32 * j), Raw::code(s, j));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(o + 256 + 32 * j), Raw::scale(s, j));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(o + 512), s.corr);
+      std::memcpy(o + 544, &s.d, 4);
+      std::memcpy(o + 548, &s.dmin, 4);
+    }
+}
+template <bool Q6>
+struct DecK {
+  static constexpr bool kQ6 = Q6, kPrefetch = false;
+  struct Super {
+    const uint8_t* p;
+    __m256i corr;
+    float d, dmin;
+  };
+  const uint8_t* w;
+  size_t ws;
+  void load(int r, int64_t b, Super& s) const {
+    s.p = w + r * ws + b * kDecK;
+    s.corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(s.p + 512));
+    std::memcpy(&s.d, s.p + 544, 4);
+    std::memcpy(&s.dmin, s.p + 548, 4);
+  }
+  static __m256i code(const Super& s, int j) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(s.p + 32 * j)); }
+  static __m256i scale(const Super& s, int j) {
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(s.p + 256 + 32 * j));
+  }
+};
+
+template <class P, int R, int C>
+inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y, int64_t ldy) {
+  __m256 accf[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) accf[r][c] = _mm256_setzero_ps();
+  uintptr_t pf = 0;
+  int64_t pf_lines = 0;
+  if constexpr (P::kPrefetch && C == 1) {
+    pf = reinterpret_cast<uintptr_t>(p.w) + kPrefetchTiles * R * p.ws;
+    pf_lines = static_cast<int64_t>(R * p.ws + 63) / 64;
+  }
+
+  for (int64_t b = 0; b < nb; ++b) {
+    if constexpr (P::kPrefetch && C == 1) prefetch_part(pf, pf_lines, b, nb);
+    typename P::Super s[R];
+    for (int r = 0; r < R; ++r) p.load(r, b, s[r]);
+    __m256i acci[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acci[r][c] = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      __m256i wq[R], sc[R];
+      for (int r = 0; r < R; ++r) {
+        wq[r] = P::code(s[r], j);
+        sc[r] = P::scale(s[r], j);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c][b].qs + 32 * j));
+        // u8 × s8 pairs cannot saturate: codes <= 63, |a| <= 127.
+        for (int r = 0; r < R; ++r) acci[r][c] = dot_s16(acci[r][c], _mm256_maddubs_epi16(wq[r], a), sc[r]);
       }
     }
     for (int c = 0; c < C; ++c) {
       const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c][b].bsums));
       const float da = act[c][b].d;
       for (int r = 0; r < R; ++r) {
-        // sum sc*q*a with q in 0..63 minus 32*sum sc*bsum gives sum sc*(q-32)*a exactly.
-        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16[r], bs), 5);
-        const __m256i tot = _mm256_sub_epi32(acci[r][c], corr);
-        accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(d[r] * da), accf[r][c]);
+        const __m256i corr = _mm256_madd_epi16(s[r].corr, bs);
+        if constexpr (P::kQ6) {
+          // sum sc*q*a with q = code-32: subtract 32 * sum sc*bsum exactly in integer
+          const __m256i tot = _mm256_sub_epi32(acci[r][c], _mm256_slli_epi32(corr, 5));
+          accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(s[r].d * da), accf[r][c]);
+        } else {
+          accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acci[r][c]), _mm256_set1_ps(s[r].d * da), accf[r][c]);
+          accf[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(s[r].dmin * da), accf[r][c]);
+        }
       }
     }
   }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(accf[r][c]);
 }
+
+#if SLIM_VNNI
+// ---------------------------------------------------------------------------------------------------
+// GEMM with 512-bit registers on activation row pairs.
+//
+// A zmm holds the same 32-element chunk of two activation rows (row 2p in lanes 0-7, 2p+1 in lanes
+// 8-15 after the dot), and the weight chunk broadcast to both halves, so one vpdpbusd / vpmaddubsw
+// covers two (weight row, activation row) pairs. Each 256-bit half computes exactly what the ymm tiles
+// compute for one pair, lane for lane, and the halves are reduced with the same hsum: GEMM and GEMV
+// results are bit-identical. On cores with full-width AVX-512 (the project machine runs zmm VNNI at
+// the ymm instruction rate) this doubles the multiply throughput; elsewhere it costs nothing.
+
+// Paired 32-block activations, per row pair and block (256 bytes):
+//   qs[64] (row 2p, then row 2p+1) | da[16] f32 (each row's d, 8 times) |
+//   init[16] i32 (lane 0 / lane 8: -offset*sum(qs) of each row, other lanes 0) | s[16] f32 (lanes 0 / 8)
+constexpr size_t kPairA = 256;
+// Paired Q8_K activations, per row pair and super-block (640 bytes):
+//   qs[8][64] (chunk j of row 2p, then of row 2p+1) | bsums[2][16] s16 | d[16] f32 (each row's d, 8 times)
+constexpr size_t kPairK = 640;
+
+inline float hsum_lo(__m512 v) { return hsum(_mm512_castps512_ps256(v)); }
+inline float hsum_hi(__m512 v) { return hsum(_mm512_extractf32x8_ps(v, 1)); }
+
+// R decoded weight rows (DecA layout, stride ds) × RP activation row pairs (stride as); `valid` = number
+// of real activation rows in the last pair (1 or 2). y[row*ldy + r].
+template <bool kMin, int R, int RP>
+inline void tile_a2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
+                    int64_t ldy) {
+  __m512 acc[R][RP], accm[R][RP];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < RP; ++q) {
+      acc[r][q] = _mm512_setzero_ps();
+      if constexpr (kMin) accm[r][q] = _mm512_setzero_ps();
+    }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i wq[R];
+    __m512 wd[R], wm[R];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* row = w + r * ds;
+      wq[r] = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(row + 32 * b)));
+      wd[r] = _mm512_set1_ps(reinterpret_cast<const float*>(row + 32 * nb)[b]);
+      if constexpr (kMin) wm[r] = _mm512_set1_ps(reinterpret_cast<const float*>(row + 36 * nb)[b]);
+    }
+    for (int q = 0; q < RP; ++q) {
+      const uint8_t* pb = act + q * as + b * kPairA;
+      const __m512i a = _mm512_load_si512(pb);
+      const __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 64));
+      for (int r = 0; r < R; ++r) {
+        const __m512i dp = _mm512_dpbusd_epi32(_mm512_load_si512(pb + 128), wq[r], a);
+        acc[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wd[r], da), acc[r][q]);
+        if constexpr (kMin)
+          accm[r][q] = _mm512_fmadd_ps(wm[r], _mm512_load_ps(reinterpret_cast<const float*>(pb + 192)), accm[r][q]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < RP; ++q) {
+      float m0 = 0.0f, m1 = 0.0f;
+      if constexpr (kMin) {
+        alignas(64) float t[16];
+        _mm512_store_ps(t, accm[r][q]);
+        m0 = t[0];
+        m1 = t[8];
+      }
+      y[(2 * q) * ldy + r] = hsum_lo(acc[r][q]) + m0;
+      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(acc[r][q]) + m1;
+    }
+}
+
+// R decoded K rows (DecK layout) × RP paired Q8_K activation row pairs.
+template <bool kQ6, int R, int RP>
+inline void tile_k2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
+                    int64_t ldy) {
+  __m512 accf[R][RP];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < RP; ++q) accf[r][q] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wp[R];
+    for (int r = 0; r < R; ++r) wp[r] = w + r * ds + b * kDecK;
+    __m512i acci[R][RP];
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < RP; ++q) acci[r][q] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      __m512i wq[R], sc[R];
+      for (int r = 0; r < R; ++r) {
+        wq[r] = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(wp[r] + 32 * j)));
+        sc[r] = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(wp[r] + 256 + 32 * j)));
+      }
+      for (int q = 0; q < RP; ++q) {
+        const __m512i a = _mm512_load_si512(act + q * as + b * kPairK + 64 * j);
+        for (int r = 0; r < R; ++r)
+          acci[r][q] = _mm512_dpwssd_epi32(acci[r][q], _mm512_maddubs_epi16(wq[r], a), sc[r]);
+      }
+    }
+    for (int q = 0; q < RP; ++q) {
+      const uint8_t* pb = act + q * as + b * kPairK;
+      const __m512i bs = _mm512_load_si512(pb + 512);
+      const __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 576));
+      for (int r = 0; r < R; ++r) {
+        const __m512i corr16 = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(wp[r] + 512)));
+        float d, dmin;
+        std::memcpy(&d, wp[r] + 544, 4);
+        std::memcpy(&dmin, wp[r] + 548, 4);
+        const __m512i corr = _mm512_madd_epi16(corr16, bs);
+        if constexpr (kQ6) {
+          const __m512i tot = _mm512_sub_epi32(acci[r][q], _mm512_slli_epi32(corr, 5));
+          accf[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(_mm512_set1_ps(d), da), accf[r][q]);
+        } else {
+          accf[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acci[r][q]), _mm512_mul_ps(_mm512_set1_ps(d), da), accf[r][q]);
+          accf[r][q] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(_mm512_set1_ps(dmin), da), accf[r][q]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < RP; ++q) {
+      y[(2 * q) * ldy + r] = hsum_lo(accf[r][q]);
+      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(accf[r][q]);
+    }
+}
+
+// Pair packers (quant_fast.cpp): rows x0 and x1 (x1 may be null: a zero row) of n elements.
+void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8_t* dst);
+void pack_pair_k(const float* x0, const float* x1, int64_t nsb, uint8_t* dst);
+#endif  // SLIM_VNNI
 
 // ---------------------------------------------------------------------------------------------------
 // Float weights (F32, F16, BF16) × F32 activations (already rounded to the weight's type for F16/BF16)

@@ -93,6 +93,56 @@ void pack_act_a(const float* x, int64_t nb, int offset, uint8_t* dst) {
   }
 }
 
+#if SLIM_VNNI
+void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8_t* dst) {
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* pb = dst + b * kPairA;
+    auto* qs = reinterpret_cast<int8_t*>(pb);
+    auto* da = reinterpret_cast<float*>(pb + 64);
+    auto* init = reinterpret_cast<int32_t*>(pb + 128);
+    auto* s = reinterpret_cast<float*>(pb + 192);
+    std::memset(pb + 128, 0, 128);
+    for (int h = 0; h < 2; ++h) {
+      const float* x = h ? x1 : x0;
+      float d = 0.0f;
+      int sum = 0;
+      if (x) {
+        sum = quant_block32(x + 32 * b, qs + 32 * h, d);
+      } else {
+        std::memset(qs + 32 * h, 0, 32);
+      }
+      const float dr = fp16_to_fp32(fp32_to_fp16(d));
+      for (int l = 0; l < 8; ++l) da[8 * h + l] = dr;
+      init[8 * h] = -offset * sum;
+      s[8 * h] = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
+    }
+  }
+}
+
+void pack_pair_k(const float* x0, const float* x1, int64_t nsb, uint8_t* dst) {
+  BlockQ8_K t[2];
+  for (int64_t b = 0; b < nsb; ++b) {
+    uint8_t* pb = dst + b * kPairK;
+    for (int h = 0; h < 2; ++h) {
+      const float* x = h ? x1 : x0;
+      if (x) quantize_row_q8_K(x + 256 * b, &t[h], 256);
+      else std::memset(&t[h], 0, sizeof t[h]);
+    }
+    for (int j = 0; j < 8; ++j) {
+      std::memcpy(pb + 64 * j, t[0].qs + 32 * j, 32);
+      std::memcpy(pb + 64 * j + 32, t[1].qs + 32 * j, 32);
+    }
+    std::memcpy(pb + 512, t[0].bsums, 32);
+    std::memcpy(pb + 544, t[1].bsums, 32);
+    auto* da = reinterpret_cast<float*>(pb + 576);
+    for (int l = 0; l < 8; ++l) {
+      da[l] = t[0].d;
+      da[8 + l] = t[1].d;
+    }
+  }
+}
+#endif
+
 }  // namespace detail
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
@@ -187,19 +237,19 @@ float vec_dot(DType t, int64_t n, const void* w, const void* a) {
       }
       const ActA act = act_a_row(buf.data(), nb);
       switch (t) {
-        case DType::Q4_0: tile_a<WQ4_0, 1, 1>(wb, 0, &act, nb, &y, 1); break;
-        case DType::Q4_1: tile_a<WQ4_1, 1, 1>(wb, 0, &act, nb, &y, 1); break;
-        case DType::Q5_0: tile_a<WQ5_0, 1, 1>(wb, 0, &act, nb, &y, 1); break;
-        case DType::Q5_1: tile_a<WQ5_1, 1, 1>(wb, 0, &act, nb, &y, 1); break;
-        default: tile_a<WQ8_0, 1, 1>(wb, 0, &act, nb, &y, 1); break;
+        case DType::Q4_0: tile_a<RawA<WQ4_0>, 1, 1>({wb, 0}, &act, nb, &y, 1); break;
+        case DType::Q4_1: tile_a<RawA<WQ4_1>, 1, 1>({wb, 0}, &act, nb, &y, 1); break;
+        case DType::Q5_0: tile_a<RawA<WQ5_0>, 1, 1>({wb, 0}, &act, nb, &y, 1); break;
+        case DType::Q5_1: tile_a<RawA<WQ5_1>, 1, 1>({wb, 0}, &act, nb, &y, 1); break;
+        default: tile_a<RawA<WQ8_0>, 1, 1>({wb, 0}, &act, nb, &y, 1); break;
       }
       return y;
     }
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: {
       const BlockQ8_K* act = static_cast<const BlockQ8_K*>(a);
-      if (t == DType::Q4_K) tile_q45k<false, 1, 1>(wb, 0, &act, n / 256, &y, 1);
-      else if (t == DType::Q5_K) tile_q45k<true, 1, 1>(wb, 0, &act, n / 256, &y, 1);
-      else tile_q6k<1, 1>(wb, 0, &act, n / 256, &y, 1);
+      if (t == DType::Q4_K) tile_k<RawQ45K<false>, 1, 1>({wb, 0}, &act, n / 256, &y, 1);
+      else if (t == DType::Q5_K) tile_k<RawQ45K<true>, 1, 1>({wb, 0}, &act, n / 256, &y, 1);
+      else tile_k<RawQ6K, 1, 1>({wb, 0}, &act, n / 256, &y, 1);
       return y;
     }
     case DType::F32: {
