@@ -375,6 +375,7 @@ inline void decode_rows_k(const uint8_t* w, size_t ws, int rows, int64_t nb, uin
       typename Raw::Super s;
       raw.load(r, b, s);
       uint8_t* o = dst + r * ds + b * kDecK;
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(o + 32 * j), Raw::code(s, j));
         _mm256_store_si256(reinterpret_cast<__m256i*>(o + 256 + 32 * j), Raw::scale(s, j));
@@ -425,6 +426,8 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
     __m256i acci[R][C];
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acci[r][c] = _mm256_setzero_si256();
+    // Fully unrolled: the decoders' shifts, masks and permutes depend on j.
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       __m256i wq[R], sc[R];
       for (int r = 0; r < R; ++r) {
