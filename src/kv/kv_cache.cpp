@@ -25,6 +25,8 @@ void LayerKV::init(int kv_dim, int capacity, bool ring, KVType type) {
 void LayerKV::clear() {
   size_ = 0;
   head_ = 0;
+  in_order_ = true;
+  last_pos_ = -1;
   std::fill(pos_.begin(), pos_.end(), -1);
 }
 
@@ -39,6 +41,8 @@ int LayerKV::append(int32_t pos, const float* k, const float* v) {
     throw Error("kv: cache full (" + std::to_string(capacity_) + " tokens); use a larger context (-c)");
   }
   pos_[slot] = pos;
+  if (pos <= last_pos_) in_order_ = false;
+  last_pos_ = pos;
   uint8_t* kd = k_.data() + static_cast<size_t>(slot) * row_bytes_;
   uint8_t* vd = v_.data() + static_cast<size_t>(slot) * row_bytes_;
   if (type_ == KVType::F16) {
@@ -68,6 +72,8 @@ bool LayerKV::truncate(int32_t n, int window) {
   for (size_t i = 0; i < keep.size(); ++i) pos_[i] = keep[i].first;
   size_ = static_cast<int>(keep.size());
   head_ = 0;
+  in_order_ = true;  // compacted in position order
+  last_pos_ = keep.empty() ? -1 : keep.back().first;
   if (!ring_) return true;
   const int32_t need_from = window > 0 ? std::max<int32_t>(0, n - window + 1) : 0;
   const int32_t have_from = keep.empty() ? n : keep.front().first;

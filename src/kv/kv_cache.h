@@ -26,6 +26,11 @@ class LayerKV {
   int capacity() const { return capacity_; }
   int size() const { return size_; }          // valid rows (slots [0, size) in use; ring: all slots once full)
   int32_t pos(int slot) const { return pos_[slot]; }
+  // Iterating slots (first_slot() + i) % capacity() for i < size() visits rows in position order whenever
+  // in_order() holds (rows were appended with increasing positions). Attention sums keys in that order, so
+  // a layer's result does not depend on batch boundaries or on where the ring wrapped.
+  int first_slot() const { return size_ < capacity_ ? 0 : head_; }
+  bool in_order() const { return in_order_; }
   const int32_t* positions() const { return pos_.data(); }
   KVType type() const { return type_; }
   const void* k_row(int slot) const { return k_.data() + static_cast<size_t>(slot) * row_bytes_; }
@@ -36,6 +41,8 @@ class LayerKV {
  private:
   int kv_dim_ = 0, capacity_ = 0, size_ = 0, head_ = 0;
   bool ring_ = false;
+  bool in_order_ = true;
+  int32_t last_pos_ = -1;
   KVType type_ = KVType::F16;
   size_t row_bytes_ = 0;
   std::vector<uint8_t> k_, v_;

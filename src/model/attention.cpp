@@ -64,6 +64,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   const int64_t n_tasks = int64_t(n) * s.n_head_kv;
   const int32_t* kpos = kv.positions();
   const bool f16 = kv.type() == KVType::F16;
+  const int first = kv.first_slot();
   std::atomic<int64_t> next{0};
   pool.run([&](int, int) {
     // Per-thread scratch: the visible slots of one query and their scores for each head of the group.
@@ -77,12 +78,15 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
       for (int64_t t = t0; t < std::min(t0 + 4, n_tasks); ++t) {
         const int r = static_cast<int>(t / s.n_head_kv), g = static_cast<int>(t % s.n_head_kv);
         const int32_t p = qpos[r];
+        // Visible keys in position order (see LayerKV::first_slot), so sums do not depend on storage order.
         int nv = 0;
-        for (int j = 0; j < n_slots; ++j) {
+        for (int i = 0, j = first; i < n_slots; ++i, j = j + 1 == n_slots ? 0 : j + 1) {
           const int32_t kp = kpos[j];
           if (kp < 0 || kp > p || (s.window > 0 && p - kp >= s.window)) continue;
           slots[nv++] = j;
         }
+        if (!kv.in_order())
+          std::sort(slots.begin(), slots.begin() + nv, [&](int a, int b) { return kpos[a] < kpos[b]; });
         for (int h = 0; h < group; ++h) {
           const int head = g * group + h;
           const float* qh = q + (int64_t(r) * s.n_head + head) * hd;
