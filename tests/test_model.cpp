@@ -1,5 +1,5 @@
 // Model/runtime invariants on the tiny random-weight models (tests/models, made by tools/gen_tiny_models.py):
-// batch/chunk/row-order independence, sliding-window ring equivalence, truncation, and clear errors.
+// bit-exact batch/chunk/thread/row-order independence, sliding-window ring equivalence, truncation, and clear errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -52,9 +52,11 @@ std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& toks, 
   return out;
 }
 
-// Largest difference relative to the largest magnitude in a: float reassociation in the kernels (tiles of
-// different shapes for different batch sizes) moves results by ~1e-6 relative per op, and random-weight models
-// amplify that through the layers; a wrong position or mask moves them by O(1).
+// Largest difference relative to the largest magnitude in a. The invariance tests below demand exactly 0:
+// the kernels are batch-invariant and attention sums keys in position order, so the same token at the same
+// position gives bit-identical results however it is batched — the property token pruning relies on (with
+// pruning off, pruned code paths must reproduce dense logits exactly). A 1e-7 reassociation would not stay
+// small here anyway: activation quantization turns it into whole int8 quanta a layer later.
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0, scale = 1e-30;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -84,14 +86,14 @@ TEST_P(TinyModel, MicroBatchSizeDoesNotChangeLogits) {
   auto a = all_logits(*m, toks, 512);
   auto b = all_logits(*m, toks, 16);
   auto c = all_logits(*m, toks, 1);  // token-by-token decoding
-  EXPECT_LT(max_abs_diff(a, b), 1e-3);
-  EXPECT_LT(max_abs_diff(a, c), 1e-3);
+  EXPECT_EQ(max_abs_diff(a, b), 0.0);
+  EXPECT_EQ(max_abs_diff(a, c), 0.0);
 }
 
 TEST_P(TinyModel, ThreadCountDoesNotChangeLogits) {
   auto m = Model::load(GetParam());
   auto toks = random_tokens(33, m->config().n_vocab, 3);
-  EXPECT_LT(max_abs_diff(all_logits(*m, toks, 512, 256, 1), all_logits(*m, toks, 512, 256, 2)), 1e-4);
+  EXPECT_EQ(max_abs_diff(all_logits(*m, toks, 512, 256, 1), all_logits(*m, toks, 512, 256, 2)), 0.0);
 }
 
 TEST_P(TinyModel, SlidingWindowRingEqualsFullCache) {
@@ -101,7 +103,7 @@ TEST_P(TinyModel, SlidingWindowRingEqualsFullCache) {
   auto toks = random_tokens(200, m->config().n_vocab, 4);
   auto ring = all_logits(*m, toks, 8, 256);
   auto full = all_logits(*m, toks, 256, 256);  // ubatch ≥ context: every layer keeps all rows
-  EXPECT_LT(max_abs_diff(ring, full), 1e-3);
+  EXPECT_EQ(max_abs_diff(ring, full), 0.0);
 }
 
 TEST_P(TinyModel, RowOrderDoesNotMatter) {
@@ -135,7 +137,7 @@ TEST_P(TinyModel, RowOrderDoesNotMatter) {
   std::iota(ident.begin(), ident.end(), 0);
   shuffled = ident;
   std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(7));
-  EXPECT_LT(max_abs_diff(run(ident), run(shuffled)), 1e-4);
+  EXPECT_EQ(max_abs_diff(run(ident), run(shuffled)), 0.0);
 }
 
 TEST_P(TinyModel, TruncateThenContinueEqualsFreshRun) {
@@ -155,7 +157,7 @@ TEST_P(TinyModel, TruncateThenContinueEqualsFreshRun) {
   Context fresh(*m, p);
   fresh.eval(toks.data(), 60);
   std::vector<float> b(fresh.last_logits(), fresh.last_logits() + nv);
-  EXPECT_LT(max_abs_diff(a, b), 1e-3);
+  EXPECT_EQ(max_abs_diff(a, b), 0.0);
 }
 
 TEST_P(TinyModel, RejectsOverlongInputAndBadTokens) {
