@@ -120,16 +120,18 @@ void BM_QuantizeQ8_0(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * n);
 }
 
-void gemm_args(benchmark::internal::Benchmark* b) {
-  for (int threads : {1, 2})
-    for (int m : {1, 512}) b->Args({m, threads});
+// One thread: rates from the thread's CPU time, which other jobs on a shared machine do not inflate.
+// Two threads: wall time (CPU time of the main thread alone would say nothing).
+void gemm_args_1t(benchmark::internal::Benchmark* b) {
+  for (int m : {1, 512}) b->Args({m, 1});
+  b->Unit(benchmark::kMicrosecond);
+}
+void gemm_args_2t(benchmark::internal::Benchmark* b) {
+  for (int m : {1, 512}) b->Args({m, 2});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
-
-void gemv_args(benchmark::internal::Benchmark* b) {
-  for (int threads : {1, 2}) b->Args({1, threads});
-  b->Unit(benchmark::kMicrosecond)->UseRealTime();
-}
+void gemv_args_1t(benchmark::internal::Benchmark* b) { b->Args({1, 1})->Unit(benchmark::kMicrosecond); }
+void gemv_args_2t(benchmark::internal::Benchmark* b) { b->Args({1, 2})->Unit(benchmark::kMicrosecond)->UseRealTime(); }
 
 }  // namespace
 
@@ -150,13 +152,22 @@ BENCHMARK(BM_QuantizeQ8_0);
 BENCHMARK(BM_QuantizeQ8K);
 
 // Gemma-3-270M Q4_K_M shapes (cols = ne[0] input features, rows = ne[1] outputs).
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_q_640x1024_Q5_0, DType::Q5_0, 640, 1024)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_gate_640x2048_Q5_0, DType::Q5_0, 640, 2048)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_down_2048x640_Q6_K, DType::Q6_K, 2048, 640)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_down_2048x640_Q4_K, DType::Q4_K, 2048, 640)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_o_1024x640_Q4_K, DType::Q4_K, 1024, 640)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_v_640x256_Q8_0, DType::Q8_0, 640, 256)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Gemma_lmhead_640x262144_Q8_0, DType::Q8_0, 640, 262144)->Apply(gemv_args);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_q_640x1024_Q5_0, DType::Q5_0, 640, 1024)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_q_640x1024_Q5_0, DType::Q5_0, 640, 1024)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_gate_640x2048_Q5_0, DType::Q5_0, 640, 2048)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_gate_640x2048_Q5_0, DType::Q5_0, 640, 2048)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_down_2048x640_Q6_K, DType::Q6_K, 2048, 640)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_down_2048x640_Q6_K, DType::Q6_K, 2048, 640)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_down_2048x640_Q4_K, DType::Q4_K, 2048, 640)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_down_2048x640_Q4_K, DType::Q4_K, 2048, 640)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_o_1024x640_Q4_K, DType::Q4_K, 1024, 640)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_o_1024x640_Q4_K, DType::Q4_K, 1024, 640)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_v_640x256_Q8_0, DType::Q8_0, 640, 256)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_v_640x256_Q8_0, DType::Q8_0, 640, 256)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_lmhead_640x262144_Q8_0, DType::Q8_0, 640, 262144)->Apply(gemv_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Gemma_lmhead_640x262144_Q8_0, DType::Q8_0, 640, 262144)->Apply(gemv_args_2t);
 // SmolLM2-135M Q4_1 shapes.
-BENCHMARK_CAPTURE(BM_Matmul, Smol_up_576x1536_Q4_1, DType::Q4_1, 576, 1536)->Apply(gemm_args);
-BENCHMARK_CAPTURE(BM_Matmul, Smol_down_1536x576_Q4_1, DType::Q4_1, 1536, 576)->Apply(gemm_args);
+BENCHMARK_CAPTURE(BM_Matmul, Smol_up_576x1536_Q4_1, DType::Q4_1, 576, 1536)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Smol_up_576x1536_Q4_1, DType::Q4_1, 576, 1536)->Apply(gemm_args_2t);
+BENCHMARK_CAPTURE(BM_Matmul, Smol_down_1536x576_Q4_1, DType::Q4_1, 1536, 576)->Apply(gemm_args_1t);
+BENCHMARK_CAPTURE(BM_Matmul, Smol_down_1536x576_Q4_1, DType::Q4_1, 1536, 576)->Apply(gemm_args_2t);
