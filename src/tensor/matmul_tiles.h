@@ -504,10 +504,13 @@ inline void tile_a2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
     }
     for (int q = 0; q < RP; ++q) {
       const uint8_t* pb = act + q * as + b * kPairA;
-      const __m512i a = _mm512_load_si512(pb);
-      const __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 64));
+      __m512i a = _mm512_load_si512(pb);
+      __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 64));
+      __m512i init = _mm512_load_si512(pb + 128);
+      // Load once per pair into registers: folded as memory operands they were re-read for every row.
+      asm("" : "+v"(a), "+v"(da), "+v"(init));
       for (int r = 0; r < R; ++r) {
-        const __m512i dp = _mm512_dpbusd_epi32(_mm512_load_si512(pb + 128), wq[r], a);
+        const __m512i dp = _mm512_dpbusd_epi32(init, wq[r], a);
         acc[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wd[r], da), acc[r][q]);
         if constexpr (kMin)
           accm[r][q] = _mm512_fmadd_ps(wm[r], _mm512_load_ps(reinterpret_cast<const float*>(pb + 192)), accm[r][q]);
