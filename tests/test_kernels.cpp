@@ -432,10 +432,11 @@ TEST(Dequant, FastMatchesReferenceOnRandomBlocks) {
 // matmul
 
 // Checks matmul against (a) vec_dot_ref per element, tightly, and (b) matmul_ref (dequantize + double).
-void check_matmul(DType t, int64_t m, int64_t rows, int threads, std::mt19937& rng) {
+void check_matmul(DType t, int64_t m, int64_t rows, int threads, std::mt19937& rng, int64_t cols = 0) {
+  if (cols == 0) cols = test_cols(t);
   const std::string what = std::string(slim::dtype_info(t).name) + " m=" + std::to_string(m) +
-                           " rows=" + std::to_string(rows) + " threads=" + std::to_string(threads);
-  const int64_t cols = test_cols(t);
+                           " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                           " threads=" + std::to_string(threads);
   const int64_t ldx = cols + 3, ldy = rows + 5;  // leading dimensions larger than the rows
   const auto wbytes = random_weights(t, rows, cols, rng);
   const k::Weight w{t, cols, rows, wbytes.data(), slim::row_bytes(t, cols)};
@@ -475,6 +476,14 @@ TEST(Matmul, GemmaShapesAndEdgeRows) {
   check_matmul(DType::Q8_0, 1, 1, 2, rng);   // fewer rows than threads
   check_matmul(DType::Q6_K, 2, 3, 2, rng);
   check_matmul(DType::Q4_K, 33, 129, 2, rng);
+  // Float weights take any row length: vector body plus scalar tail.
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    check_matmul(t, 1, 9, 2, rng, 100);
+    check_matmul(t, 7, 9, 1, rng, 23);
+  }
+  // Long rows (more blocks than any tile unrolls) for the quantized families.
+  check_matmul(DType::Q5_0, 9, 5, 2, rng, 4096);
+  check_matmul(DType::Q6_K, 9, 5, 2, rng, 4096);
 }
 
 // GEMV (m = 1, raw weight rows) and the batched paths (decoded rows, row pairs on AVX-512) must give

@@ -591,45 +591,73 @@ void pack_pair_k(const float* x0, const float* x1, int64_t nsb, uint8_t* dst);
 // ---------------------------------------------------------------------------------------------------
 // Float weights (F32, F16, BF16) × F32 activations (already rounded to the weight's type for F16/BF16)
 
+// Float rows are converted 16 (AVX-512) or 8 (AVX2) elements at a time.
+#if SLIM_VNNI
+using VecF = __m512;
+constexpr int kLanesF = 16;
+inline VecF vf_zero() { return _mm512_setzero_ps(); }
+inline VecF vf_load(const float* p) { return _mm512_loadu_ps(p); }
+inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
+inline float vf_hsum(VecF v) { return hsum(_mm512_castps512_ps256(v)) + hsum(_mm512_extractf32x8_ps(v, 1)); }
+#else
+using VecF = __m256;
+constexpr int kLanesF = 8;
+inline VecF vf_zero() { return _mm256_setzero_ps(); }
+inline VecF vf_load(const float* p) { return _mm256_loadu_ps(p); }
+inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
+inline float vf_hsum(VecF v) { return hsum(v); }
+#endif
+
 struct WF32 {
-  static __m256 load8(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static VecF load(const uint8_t* row, int64_t i) { return vf_load(reinterpret_cast<const float*>(row) + i); }
   static float load1(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
 };
 struct WF16 {
-  static __m256 load8(const uint8_t* row, int64_t i) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + i)));
+  static VecF load(const uint8_t* row, int64_t i) {
+    const uint16_t* p = reinterpret_cast<const uint16_t*>(row) + i;
+#if SLIM_VNNI
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+#else
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+#endif
   }
   static float load1(const uint8_t* row, int64_t i) { return fp16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]); }
 };
 struct WBF16 {
-  static __m256 load8(const uint8_t* row, int64_t i) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + i));
+  static VecF load(const uint8_t* row, int64_t i) {
+    const uint16_t* p = reinterpret_cast<const uint16_t*>(row) + i;
+#if SLIM_VNNI
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+#else
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+#endif
   }
   static float load1(const uint8_t* row, int64_t i) { return bf16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]); }
 };
 
 template <class W, int R, int C>
 inline void tile_f(const uint8_t* w, size_t ws, const float* const* act, int64_t n, float* y, int64_t ldy) {
-  __m256 acc[R][C];
+  VecF acc[R][C];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    for (int c = 0; c < C; ++c) acc[r][c] = vf_zero();
   const uintptr_t pf = reinterpret_cast<uintptr_t>(w) + kPrefetchTiles * R * ws;
-  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64, steps = n / 8;
+  const int64_t pf_lines = static_cast<int64_t>(R * ws + 63) / 64, steps = n / kLanesF;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    if constexpr (C == 1) prefetch_part(pf, pf_lines, i / 8, steps);
-    __m256 wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = W::load8(w + r * ws, i);
+  for (; i + kLanesF <= n; i += kLanesF) {
+    if constexpr (C == 1) prefetch_part(pf, pf_lines, i / kLanesF, steps);
+    VecF wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = W::load(w + r * ws, i);
     for (int c = 0; c < C; ++c) {
-      const __m256 a = _mm256_loadu_ps(act[c] + i);
-      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], a, acc[r][c]);
+      const VecF a = vf_load(act[c] + i);
+      for (int r = 0; r < R; ++r) acc[r][c] = vf_fma(wv[r], a, acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) {
-      float s = hsum(acc[r][c]);
-      for (int64_t t = i; t < n; ++t) s += W::load1(w + r * ws, t) * act[c][t];
+      float s = vf_hsum(acc[r][c]);
+      for (int64_t t = i; t < n; ++t) s = std::fma(W::load1(w + r * ws, t), act[c][t], s);
       y[c * ldy + r] = s;
     }
 }
