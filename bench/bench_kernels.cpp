@@ -121,7 +121,8 @@ void BM_QuantizeQ8_0(benchmark::State& st) {
 }
 
 // One thread: rates from the thread's CPU time, which other jobs on a shared machine do not inflate.
-// Two threads: wall time (CPU time of the main thread alone would say nothing).
+// Two threads: wall time (CPU time of the main thread alone would say nothing), so those figures
+// need an otherwise idle machine.
 void gemm_args_1t(benchmark::internal::Benchmark* b) {
   for (int m : {1, 512}) b->Args({m, 1});
   b->Unit(benchmark::kMicrosecond);
@@ -130,8 +131,12 @@ void gemm_args_2t(benchmark::internal::Benchmark* b) {
   for (int m : {1, 512}) b->Args({m, 2});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
-void gemv_args_1t(benchmark::internal::Benchmark* b) { b->Args({1, 1})->Unit(benchmark::kMicrosecond); }
-void gemv_args_2t(benchmark::internal::Benchmark* b) { b->Args({1, 2})->Unit(benchmark::kMicrosecond)->UseRealTime(); }
+void gemv_args_1t(benchmark::internal::Benchmark* b) {
+  b->Args({1, 1})->Unit(benchmark::kMicrosecond);
+}
+void gemv_args_2t(benchmark::internal::Benchmark* b) {
+  b->Args({1, 2})->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
 
 }  // namespace
 
