@@ -168,6 +168,8 @@ void run_rows(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* 
 // GEMM on activation row pairs (zmm tiles, matmul_tiles.h).
 
 constexpr int64_t kPairMin = 4;  // from this many activation rows on, matmul packs rows in pairs
+// Activation pairs per chunk: ~256 KiB of packed activations (L2-resident), a multiple of every tile's RP.
+inline int64_t pair_chunk(size_t as) { return std::max<int64_t>(4, static_cast<int64_t>((256u << 10) / as) / 4 * 4); }
 
 template <class W>
 struct PairA {
@@ -207,18 +209,19 @@ inline void pair_block(const uint8_t* w, size_t ds, int64_t cols, const uint8_t*
   for (; q < np; ++q) F::template tile<R, 1>(w, ds, cols, act + q * as, as, q + 1 == np ? vlast : 2, y + 2 * q * ldy, ldy);
 }
 
-// Output rows [o0, o1) for all m activation rows, packed in pairs (stride as per pair). Pairs are taken
-// in chunks that stay in L2; per chunk, kR weight rows at a time are decoded into an L1-sized buffer.
+// Output rows [o0, o1) for activation pairs [pb, pe) of m rows packed in pairs (stride as per pair).
+// Pairs are taken in chunks that stay in L2; per chunk, kR weight rows at a time are decoded into an
+// L1-sized buffer and dotted against every pair of the chunk.
 template <class F>
 void run_pairs(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
-               int64_t o1) {
+               int64_t o1, int64_t pb, int64_t pe) {
   const int64_t np = (m + 1) / 2;
   const size_t ws = w.row_stride, ds = F::dec_stride(w.cols);
   static thread_local Scratch dec_buf;
   uint8_t* buf = dec_buf.get(ds * kR);
-  const int64_t pc = std::max<int64_t>(F::kRP, static_cast<int64_t>((256u << 10) / as) / F::kRP * F::kRP);
-  for (int64_t p0 = 0; p0 < np; p0 += pc) {
-    const int64_t pp = std::min(pc, np - p0);
+  const int64_t pc = pair_chunk(as);
+  for (int64_t p0 = pb; p0 < pe; p0 += pc) {
+    const int64_t pp = std::min(pc, pe - p0);
     const int vlast = (p0 + pp == np && (m & 1)) ? 1 : 2;
     const uint8_t* a = act + p0 * as;
     float* yc = y + 2 * p0 * ldy;
@@ -246,7 +249,8 @@ struct Plan {
   // Row-pair GEMM (VNNI builds, quantized types): bytes per packed pair, 0 when not available.
   size_t pair_stride = 0;
   void (*pack_pair)(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) = nullptr;
-  void (*run_pair)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t) = nullptr;
+  void (*run_pair)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t,
+                   int64_t) = nullptr;
 };
 
 #if SLIM_VNNI
@@ -344,36 +348,6 @@ Plan make_plan(const Weight& w) {
   return p;
 }
 
-// Spin barrier for the threads of one pool.run region (all of them are running it).
-struct SpinBarrier {
-  std::atomic<int> arrived{0};
-  void wait(int n) {
-    arrived.fetch_add(1, std::memory_order_acq_rel);
-    for (int spins = 0; arrived.load(std::memory_order_acquire) < n; ++spins) {
-      if (spins < 4096) _mm_pause();
-      else std::this_thread::yield();
-    }
-  }
-};
-
-// Splits output rows so every thread's range starts on a multiple of the tile height.
-void split_rows(int64_t rows, int tid, int n, int64_t& o0, int64_t& o1) {
-#if SLIM_SIMD
-  const int64_t unit = kR;
-#else
-  const int64_t unit = 1;
-#endif
-  const int64_t units = (rows + unit - 1) / unit;
-  int64_t u0, u1;
-  ThreadPool::split(units, tid, n, u0, u1);
-  o0 = std::min(rows, u0 * unit);
-  o1 = std::min(rows, u1 * unit);
-}
-
-}  // namespace
-
-namespace {
-
 // Packs activation rows [i0, i1) (row layout) or pairs [i0, i1) (pair layout).
 void pack_range(const Plan& p, bool pairs, const float* x, int64_t ldx, int64_t m, int64_t cols, uint8_t* act,
                 int64_t i0, int64_t i1) {
@@ -387,6 +361,48 @@ void pack_range(const Plan& p, bool pairs, const float* x, int64_t ldx, int64_t 
   }
 }
 
+#if SLIM_SIMD
+constexpr int64_t kRowUnit = kR;  // work units start on tile boundaries
+#else
+constexpr int64_t kRowUnit = 1;
+#endif
+
+int64_t round_up(int64_t v, int64_t u) { return (v + u - 1) / u * u; }
+
+// One matmul call's work: packing units, then compute units (row blocks × activation-pair chunks).
+struct Work {
+  const Weight& w;
+  const Plan& p;
+  const float* x;
+  int64_t ldx, m;
+  float* y;
+  int64_t ldy;
+  bool pairs;
+  uint8_t* act;
+  size_t stride;
+  int64_t n_pack;                  // packed units (rows or pairs)
+  int64_t pack_unit, n_pack_units;  // packing jobs
+  int64_t row_unit, n_row_units;    // output-row blocks
+  int64_t pair_unit, n_pair_units;  // activation-pair chunks (1 without pairs)
+
+  void pack(int64_t u) const {
+    const int64_t i0 = u * pack_unit;
+    pack_range(p, pairs, x, ldx, m, w.cols, act, i0, std::min(n_pack, i0 + pack_unit));
+  }
+  int64_t n_units() const { return n_row_units * n_pair_units; }
+  // Pair-chunk-major order: threads work on the same activations at the same time.
+  void compute(int64_t u) const {
+    const int64_t pu = u / n_row_units, ru = u % n_row_units;
+    const int64_t o0 = ru * row_unit, o1 = std::min(w.rows, o0 + row_unit);
+    if (pairs) {
+      const int64_t p0 = pu * pair_unit;
+      p.run_pair(w, act, stride, m, y, ldy, o0, o1, p0, std::min(n_pack, p0 + pair_unit));
+    } else {
+      p.run(w, act, stride, m, y, ldy, o0, o1);
+    }
+  }
+};
+
 }  // namespace
 
 void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, ThreadPool& pool) {
@@ -397,34 +413,47 @@ void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, i
 #else
   const bool pairs = false;
 #endif
-  const int64_t units = pairs ? (m + 1) / 2 : m;  // packed units: pairs or rows
-  const size_t stride = pairs ? p.pair_stride : p.act_stride;
-  uint8_t* act = scratch().get(stride * static_cast<size_t>(units));
-  auto run = [&](int64_t o0, int64_t o1) {
-    if (pairs) p.run_pair(w, act, stride, m, y, ldy, o0, o1);
-    else p.run(w, act, stride, m, y, ldy, o0, o1);
-  };
   const int nt = pool.size();
+  Work wk{w, p, x, ldx, m, y, ldy, pairs, nullptr, pairs ? p.pair_stride : p.act_stride, pairs ? (m + 1) / 2 : m,
+          0, 0, 0, 0, 0, 0};
+  wk.act = scratch().get(wk.stride * static_cast<size_t>(wk.n_pack));
   if (nt == 1) {
-    pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);
-    run(0, w.rows);
+    pack_range(p, pairs, x, ldx, m, w.cols, wk.act, 0, wk.n_pack);
+    if (pairs) p.run_pair(w, wk.act, wk.stride, m, y, ldy, 0, w.rows, 0, wk.n_pack);
+    else p.run(w, wk.act, wk.stride, m, y, ldy, 0, w.rows);
     return;
   }
-  // Few rows: quantize on the caller, then one parallel region. Many rows: quantize in parallel too,
-  // with a barrier inside the same region (one wake-up instead of two).
-  const bool par_pack = units >= 2 * nt;
-  if (!par_pack) pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);
-  SpinBarrier barrier;
-  pool.run([&](int tid, int n) {
+  // Work is handed out dynamically (atomic counters): a thread that starts late or gets preempted on a
+  // busy machine does not hold up the call, and the split never changes any result (each output
+  // element is computed the same way by whichever thread takes it).
+  wk.pack_unit = std::max<int64_t>(1, (wk.n_pack + 4 * nt - 1) / (4 * nt));
+  wk.n_pack_units = (wk.n_pack + wk.pack_unit - 1) / wk.pack_unit;
+#if SLIM_VNNI
+  wk.pair_unit = pairs ? pair_chunk(wk.stride) : wk.n_pack;
+#else
+  wk.pair_unit = wk.n_pack;
+#endif
+  wk.n_pair_units = (wk.n_pack + wk.pair_unit - 1) / wk.pair_unit;
+  const int64_t per_chunk = m == 1 ? 8 * nt : 4 * nt;  // row blocks per activation chunk
+  wk.row_unit = std::max(kRowUnit, round_up((w.rows + per_chunk - 1) / per_chunk, kRowUnit));
+  wk.n_row_units = (w.rows + wk.row_unit - 1) / wk.row_unit;
+
+  // Few activation rows: pack on the caller. Many: packing is shared too, in the same parallel region.
+  const bool par_pack = wk.n_pack >= 2 * nt;
+  if (!par_pack) pack_range(p, pairs, x, ldx, m, w.cols, wk.act, 0, wk.n_pack);
+  std::atomic<int64_t> next_pack{0}, packed{0}, next_unit{0};
+  pool.run([&](int, int) {
     if (par_pack) {
-      int64_t r0, r1;
-      ThreadPool::split(units, tid, n, r0, r1);
-      pack_range(p, pairs, x, ldx, m, w.cols, act, r0, r1);
-      barrier.wait(n);
+      for (int64_t u; (u = next_pack.fetch_add(1, std::memory_order_relaxed)) < wk.n_pack_units;) {
+        wk.pack(u);
+        packed.fetch_add(1, std::memory_order_release);
+      }
+      for (int spins = 0; packed.load(std::memory_order_acquire) < wk.n_pack_units; ++spins) {
+        if (spins < 4096) _mm_pause();
+        else std::this_thread::yield();
+      }
     }
-    int64_t o0, o1;
-    split_rows(w.rows, tid, n, o0, o1);
-    if (o1 > o0) run(o0, o1);
+    for (int64_t u; (u = next_unit.fetch_add(1, std::memory_order_relaxed)) < wk.n_units();) wk.compute(u);
   });
 }
 
@@ -441,7 +470,7 @@ void matmul_rows(const Weight& w, const float* x, int64_t m, int64_t ldx, float*
   const size_t stride = pairs ? p.pair_stride : p.act_stride;
   uint8_t* act = scratch().get(stride * static_cast<size_t>(units));
   pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);
-  if (pairs) p.run_pair(w, act, stride, m, y, ldy, o0, o1);
+  if (pairs) p.run_pair(w, act, stride, m, y, ldy, o0, o1, 0, units);
   else p.run(w, act, stride, m, y, ldy, o0, o1);
 }
 
