@@ -8,8 +8,12 @@
 namespace slim::ops {
 
 void rmsnorm(const float* x, const float* w, float* y, int n, float eps) {
-  double sum = 0.0;  // double, as ggml does, so long rows do not lose precision
-  for (int i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  // Square in float, accumulate in double (ggml's order, so the scale matches llama.cpp's bit for bit).
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float sq = x[i] * x[i];
+    sum += static_cast<double>(sq);
+  }
   const float mean = static_cast<float>(sum / n);
   const float scale = 1.0f / std::sqrt(mean + eps);
   if (w) {
@@ -94,8 +98,33 @@ void geglu_tanh(const float* gate, const float* up, float* out, int n) {
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+float exp_approx(float x) {
+  const float shift = 0x1.8p23f;
+  const float n = std::fma(x, 0x1.715476p+0f, shift) - shift;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::fabs(n) > 192.f) return n <= 0.f ? 0.f : INFINITY;
+  const float u = b * b;
+  const float hi = std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), mid = std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f);
+  const float lo = std::fma(0x1.ffffecp-1f, b, 1.0f);
+  return std::ldexp(std::fma(std::fma(hi, u, mid), u, lo), static_cast<int>(n));
+}
+
+// ggml's SwiGLU: blocks of 16 use x / (1 + exp_approx(-x)), the tail uses libm's expf. We do the same so the
+// FFN input of the down projection is bit-identical.
 void swiglu(const float* gate, const float* up, float* out, int n) {
-  for (int i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+  int i = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(gate + i);
+    const __m512 e = exp_approx16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
+  }
+#else
+  for (; i + 16 <= n; i += 16)
+    for (int j = i; j < i + 16; ++j) out[j] = gate[j] / (1.0f + exp_approx(-gate[j])) * up[j];
+#endif
+  for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
 void add_inplace(float* y, const float* x, int n) {
