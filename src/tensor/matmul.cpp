@@ -47,6 +47,7 @@ constexpr int kR = 4, kC = 4;
 #else
 constexpr int kR = 2, kC = 2;
 #endif
+constexpr int kRv = 4;  // GEMV tile height (one activation row leaves registers for 4 weight rows)
 
 // A family binds a weight type to its tiles on raw GGUF rows (GEMV) and on decoded rows (GEMM).
 template <class W>
@@ -158,7 +159,7 @@ void run_rows(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* 
     }
   }
   int64_t o = o0;
-  for (; o + kR <= o1; o += kR) tile_row_block<F, kR, false>(w.data + o * ws, ws, act, as, m, w.cols, y + o, ldy);
+  for (; o + kRv <= o1; o += kRv) tile_row_block<F, kRv, false>(w.data + o * ws, ws, act, as, m, w.cols, y + o, ldy);
   for (; o < o1; ++o) tile_row_block<F, 1, false>(w.data + o * ws, ws, act, as, m, w.cols, y + o, ldy);
 }
 
@@ -362,7 +363,7 @@ void pack_range(const Plan& p, bool pairs, const float* x, int64_t ldx, int64_t 
 }
 
 #if SLIM_SIMD
-constexpr int64_t kRowUnit = kR;  // work units start on tile boundaries
+constexpr int64_t kRowUnit = 4;  // work units start on tile boundaries (kR and kRv divide 4)
 #else
 constexpr int64_t kRowUnit = 1;
 #endif
