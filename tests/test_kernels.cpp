@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/thread_pool.h"
+#include "slim/error.h"
 #include "slim/types.h"
 #include "tensor/kernels.h"
 
@@ -510,6 +511,18 @@ TEST(Matmul, BatchSizeDoesNotChangeResults) {
         ASSERT_EQ(f2u(part[i]), f2u(batch[i])) << slim::dtype_info(t).name << " m=" << mm << " at " << i;
     }
   }
+}
+
+TEST(Matmul, RejectsBadShapesAndTypes) {
+  std::vector<uint8_t> buf(4096);
+  std::vector<float> x(512), y(8);
+  slim::ThreadPool pool(1);
+  const k::Weight bad_cols{DType::Q4_K, 320, 2, buf.data(), 180};  // not a multiple of 256
+  EXPECT_THROW(k::matmul(bad_cols, x.data(), 1, 320, y.data(), 2, pool), slim::Error);
+  const k::Weight bad_stride{DType::Q8_0, 64, 2, buf.data(), 34};  // a row needs 68 bytes
+  EXPECT_THROW(k::matmul(bad_stride, x.data(), 1, 64, y.data(), 2, pool), slim::Error);
+  const k::Weight bad_type{DType::Q2_K, 256, 2, buf.data(), 84};
+  EXPECT_THROW(k::matmul_rows(bad_type, x.data(), 1, 256, y.data(), 2, 0, 2), slim::Error);
 }
 
 TEST(Matmul, RowsSubsetAndRepeatedCalls) {

@@ -5,11 +5,13 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "runtime/thread_pool.h"
+#include "slim/error.h"
 #include "tensor/kernels.h"
 #include "tensor/matmul_tiles.h"
 #include "tensor/quant_blocks.h"
@@ -289,6 +291,12 @@ void pack_pair_k_plan(const Plan&, const float* x0, const float* x1, int64_t col
 }
 
 Plan make_plan(const Weight& w) {
+  const DTypeInfo* info = dtype_info(static_cast<uint32_t>(w.type));
+  if (!info || !info->supported)
+    throw Error(std::string("matmul: unsupported weight type ") + dtype_name(static_cast<uint32_t>(w.type)));
+  if (w.cols <= 0 || w.cols % info->block_elems != 0 || w.row_stride < row_bytes(w.type, w.cols))
+    throw Error(std::string("matmul: ") + info->name + " row of " + std::to_string(w.cols) +
+                " elements does not fit its blocks / row stride");
   Plan p;
   p.type = w.type;
   const int64_t n = w.cols;
