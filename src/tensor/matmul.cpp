@@ -1,6 +1,7 @@
 // matmul: Y = X·Wᵀ. X is quantized once per call into a reusable per-thread scratch pack (in the
-// format the weight's dot product wants), then output rows are split over the pool and computed in
-// register tiles of R weight rows × C activation rows (matmul_tiles.h).
+// format the weight's dot product wants); blocks of output rows (× chunks of activation rows) are
+// handed out to the pool's threads and computed in register tiles (matmul_tiles.h): straight from the
+// GGUF rows for GEMV, from decoded rows for GEMM, on AVX-512 with activation rows in pairs.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -51,7 +52,8 @@ constexpr int kR = 2, kC = 2;
 #endif
 constexpr int kRv = 4;  // GEMV tile height (one activation row leaves registers for 4 weight rows)
 
-// A family binds a weight type to its tiles on raw GGUF rows (GEMV) and on decoded rows (GEMM).
+// A family binds a weight type to its tiles on raw GGUF rows (GEMV) and on decoded rows (the GEMM of
+// AVX2 builds; AVX-512 builds use the row-pair path below for m >= kPairMin).
 template <class W>
 struct FamA {
   static size_t dec_stride(int64_t cols) { return dec_a_stride(cols / 32); }
