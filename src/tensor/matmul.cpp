@@ -178,7 +178,7 @@ inline int64_t pair_chunk(size_t as) { return std::max<int64_t>(4, static_cast<i
 
 template <class W>
 struct PairA {
-  static constexpr int kRP = W::kMin ? 2 : 4;  // the _1 types need extra accumulators for the min term
+  static constexpr int kRP = 4;
   static size_t dec_stride(int64_t cols) { return dec_a_stride(cols / 32); }
   static void decode(const uint8_t* w, size_t ws, int rows, int64_t cols, uint8_t* dst, size_t ds) {
     decode_rows_a<W>(w, ws, rows, cols / 32, dst, ds);

@@ -220,12 +220,8 @@ struct DecA {
 template <class P, int R, int C>
 inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ldy) {
   __m256 acc[R][C];
-  float accm[R][C];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      acc[r][c] = _mm256_setzero_ps();
-      accm[r][c] = 0.0f;
-    }
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   uintptr_t pf = 0;
   int64_t pf_lines = 0;
   if constexpr (P::kPrefetch && C == 1) {
@@ -236,18 +232,20 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
   for (int64_t b = 0; b < nb; ++b) {
     if constexpr (P::kPrefetch && C == 1) prefetch_part(pf, pf_lines, b, nb);
     __m256i wq[R];
-    __m256 wd[R];
-    float wm[R];
+    __m256 wd[R], wm[R];
     for (int r = 0; r < R; ++r) {
       wq[r] = p.code(r, b);
       wd[r] = p.d(r, b);
-      if constexpr (P::kMin) wm[r] = p.m(r, b);
+      if constexpr (P::kMin) wm[r] = _mm256_set1_ps(p.m(r, b));
     }
     for (int c = 0; c < C; ++c) {
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c].qs + 32 * b));
       const __m256 da = _mm256_broadcast_ss(act[c].d + b);
       __m256i init = _mm256_setzero_si256();
       if constexpr (!P::kMin && !P::kSigned) init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(act[c].corr[b]));
+      // _1 types: the block's min term m_w*s_a goes into lane 0 of the same accumulator.
+      __m256 sa;
+      if constexpr (P::kMin) sa = _mm256_zextps128_ps256(_mm_load_ss(act[c].s + b));
       for (int r = 0; r < R; ++r) {
         __m256i dp;
         if constexpr (P::kSigned) {
@@ -256,12 +254,12 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
           dp = dot_u8s8(init, wq[r], a);
         }
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_mul_ps(wd[r], da), acc[r][c]);
-        if constexpr (P::kMin) accm[r][c] = std::fma(wm[r], act[c].s[b], accm[r][c]);
+        if constexpr (P::kMin) acc[r][c] = _mm256_fmadd_ps(wm[r], sa, acc[r][c]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(acc[r][c]) + accm[r][c];
+    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(acc[r][c]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -487,12 +485,9 @@ inline float hsum_hi(__m512 v) { return hsum(_mm512_extractf32x8_ps(v, 1)); }
 template <bool kMin, int R, int RP>
 inline void tile_a2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
                     int64_t ldy) {
-  __m512 acc[R][RP], accm[R][RP];
+  __m512 acc[R][RP];
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < RP; ++q) {
-      acc[r][q] = _mm512_setzero_ps();
-      if constexpr (kMin) accm[r][q] = _mm512_setzero_ps();
-    }
+    for (int q = 0; q < RP; ++q) acc[r][q] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     __m512i wq[R];
     __m512 wd[R], wm[R];
@@ -506,28 +501,21 @@ inline void tile_a2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
       const uint8_t* pb = act + q * as + b * kPairA;
       __m512i a = _mm512_load_si512(pb);
       __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 64));
-      __m512i init = _mm512_load_si512(pb + 128);
+      __m512i init = kMin ? _mm512_setzero_si512() : _mm512_load_si512(pb + 128);
+      __m512 sa = kMin ? _mm512_load_ps(reinterpret_cast<const float*>(pb + 192)) : _mm512_setzero_ps();
       // Load once per pair into registers: folded as memory operands they were re-read for every row.
-      asm("" : "+v"(a), "+v"(da), "+v"(init));
+      asm("" : "+v"(a), "+v"(da), "+v"(init), "+v"(sa));
       for (int r = 0; r < R; ++r) {
         const __m512i dp = _mm512_dpbusd_epi32(init, wq[r], a);
         acc[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wd[r], da), acc[r][q]);
-        if constexpr (kMin)
-          accm[r][q] = _mm512_fmadd_ps(wm[r], _mm512_load_ps(reinterpret_cast<const float*>(pb + 192)), accm[r][q]);
+        if constexpr (kMin) acc[r][q] = _mm512_fmadd_ps(wm[r], sa, acc[r][q]);  // lanes 0 and 8: m_w*s_a
       }
     }
   }
   for (int r = 0; r < R; ++r)
     for (int q = 0; q < RP; ++q) {
-      float m0 = 0.0f, m1 = 0.0f;
-      if constexpr (kMin) {
-        alignas(64) float t[16];
-        _mm512_store_ps(t, accm[r][q]);
-        m0 = t[0];
-        m1 = t[8];
-      }
-      y[(2 * q) * ldy + r] = hsum_lo(acc[r][q]) + m0;
-      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(acc[r][q]) + m1;
+      y[(2 * q) * ldy + r] = hsum_lo(acc[r][q]);
+      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(acc[r][q]);
     }
 }
 
