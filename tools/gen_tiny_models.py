@@ -538,7 +538,8 @@ def write_model(path: Path, stem: str, f: Family, rule, ftype, opts: dict, weigh
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output directory (created)")
-    ap.add_argument("--only", default="", help="comma-separated model stems to write (default: all)")
+    ap.add_argument("--only", default="", help="comma-separated model stems to write (default: all; "
+                    "no .complete marker then)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -571,7 +572,8 @@ def main() -> int:
         print(f"{path.name:24s} {size / 1e6:6.2f} MB  {' '.join(f'{k}:{v}' for k, v in sorted(types.items()))}",
               file=sys.stderr)
         lines.append(f"{digest}  {path.name}\n")
-    marker.write_text("".join(lines))
+    if not only:  # a partial set must not look complete to setup.sh
+        marker.write_text("".join(lines))
     print(f"wrote {len(lines)} models to {out} in {time.time() - t0:.1f} s", file=sys.stderr)
     return 0
 
