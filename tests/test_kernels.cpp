@@ -294,6 +294,58 @@ double abs_dot(DType t, int64_t n, const void* w, const void* a) {
   return s;
 }
 
+// The types whose llama.cpp x86 kernel slim reproduces operation for operation: bit-identical results.
+TEST(VecDot, BitIdenticalToLlamaCpp) {
+  if (std::string(k::kernel_isa()) == "scalar") GTEST_SKIP() << "scalar fallback build: reference order only";
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q5_K, DType::Q6_K}) {
+    const std::string name = slim::dtype_info(t).name;
+    Fixture f = load_fixture("dot_" + name + ".bin");
+    const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
+    const std::vector<uint8_t> w = f.bytes(f.nraw);
+    const std::vector<float> x = f.floats(n);
+    const std::vector<float> want = f.floats(rows);
+    const size_t rb = slim::row_bytes(t, n);
+    std::vector<uint8_t> a(k::activation_row_bytes(t, n));
+    k::quantize_activation_row(t, x.data(), a.data(), n);
+    // matmul on all rows at once and with a batch of copies of x (GEMV and GEMM paths)
+    const k::Weight wt{t, n, rows, w.data(), rb};
+    std::vector<float> xs(6 * n), y1(rows), y6(6 * rows);
+    for (int i = 0; i < 6; ++i) std::copy(x.begin(), x.end(), xs.begin() + i * n);
+    slim::ThreadPool pool(2);
+    k::matmul(wt, x.data(), 1, n, y1.data(), rows, pool);
+    k::matmul(wt, xs.data(), 6, n, y6.data(), rows, pool);
+    for (int64_t r = 0; r < rows; ++r) {
+      EXPECT_EQ(f2u(k::vec_dot(t, n, w.data() + r * rb, a.data())), f2u(want[r])) << name << " row " << r;
+      EXPECT_EQ(f2u(y1[r]), f2u(want[r])) << name << " matmul m=1 row " << r;
+      for (int i = 0; i < 6; ++i) EXPECT_EQ(f2u(y6[i * rows + r]), f2u(want[r])) << name << " matmul m=6 row " << r;
+    }
+  }
+}
+
+// Q4_K: llama.cpp repacks matrices with a multiple of 8 rows and runs its q4_K_8x8 gemm on groups of
+// 4 prompt rows; slim follows that arithmetic for every batch size.
+TEST(Matmul, Q4KBitIdenticalToLlamaCppRepackedGemm) {
+  if (std::string(k::kernel_isa()) == "scalar") GTEST_SKIP() << "scalar fallback build: reference order only";
+  Fixture f = load_fixture("repack_Q4_K.bin");
+  ASSERT_EQ(f.kind, 5u);
+  const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
+  const std::vector<uint8_t> w = f.bytes(f.nraw);
+  const std::vector<float> x = f.floats(4 * n);
+  const std::vector<float> gemv = f.floats(rows);
+  const std::vector<float> gemm = f.floats(4 * rows);
+  const k::Weight wt{DType::Q4_K, n, rows, w.data(), slim::row_bytes(DType::Q4_K, n)};
+  slim::ThreadPool pool(2);
+  std::vector<float> y4(4 * rows), y1(rows);
+  k::matmul(wt, x.data(), 4, n, y4.data(), rows, pool);
+  for (int64_t i = 0; i < 4 * rows; ++i) EXPECT_EQ(f2u(y4[i]), f2u(gemm[i])) << "gemm output " << i;
+  for (int i = 0; i < 4; ++i) {
+    k::matmul(wt, x.data() + i * n, 1, n, y1.data(), rows, pool);
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(f2u(y1[r]), f2u(gemm[i * rows + r])) << "row " << i << "," << r;
+  }
+  // llama.cpp's single-row gemv accumulates per super-block instead: same value to float rounding.
+  for (int64_t r = 0; r < rows; ++r) EXPECT_NEAR(y4[r], gemv[r], 1e-5 * std::fabs(gemv[r]) + 1e-6);
+}
+
 TEST(VecDot, MatchesLlamaCpp) {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K,
                   DType::Q6_K, DType::F16, DType::BF16}) {

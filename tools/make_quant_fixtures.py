@@ -10,13 +10,17 @@ llama.cpp's own CPU library (libggml-cpu.so of the reference build, called throu
 for what gguf-py lacks, the run-time activation quantizers and the dot products:
   * act_<TYPE>.bin   floats -> quantize_row_q8_0 / q8_1 / q8_K bytes (x86 run-time versions)
   * dot_<TYPE>.bin   weight rows + one float activation row -> ggml_vec_dot_<type>_<vec_dot_type> results
+  * repack_Q4_K.bin  8 Q4_K rows, repacked by llama.cpp (q4_K_8x8, what it uses for Q4_K matrices whose row
+                     count is a multiple of 8), against 4 activation rows: its gemv (row 0) and gemm results
 
 File layout (little-endian):
   magic "SLQF", u32 version=1, u32 kind (0=dequant, 1=quantize, 2=model row), u32 ggml type id,
   u32 n_elems, u32 n_raw_bytes, u64 file_offset (kind 2 only, else 0), char name[64];
   kind 0: raw bytes, then n_elems f32;  kind 1 (quantize) and 3 (activation quantize): n_elems f32 input,
   then raw bytes;  kind 2: n_elems f32;  kind 4 (dot): file_offset holds the number of weight rows R,
-  then raw weight bytes (R rows), n_elems f32 activations, R f32 results.
+  then raw weight bytes (R rows), n_elems f32 activations, R f32 results;
+  kind 5 (repack): file_offset = R (8); raw weight bytes, 4*n_elems f32 activations, R f32 gemv results
+  (activation row 0), 4*R f32 gemm results (row-major: activation row, then weight row).
 
 Deterministic (fixed seed); rerun with:
   python3 tools/make_quant_fixtures.py [--model PATH] [--ggml-cpu PATH/libggml-cpu.so]
@@ -174,6 +178,8 @@ def llama_fixtures(lib_path, rng):
                ctypes.c_size_t(0), ctypes.c_int(1))
         write(f"dot_{qtype.name}.bin", header(4, qtype, n, w.size, rows) + w.tobytes() + x.tobytes() + res.tobytes())
 
+    repack_fixture(lib, lib_path, rng)
+
     for qtype, conv, dot in ((T.F16, lib.ggml_cpu_fp32_to_fp16, lib.ggml_vec_dot_f16),
                              (T.BF16, lib.ggml_cpu_fp32_to_bf16, lib.ggml_vec_dot_bf16)):
         wf = (rng.standard_normal(rows * n) * 0.1).astype(np.float32)
@@ -189,6 +195,48 @@ def llama_fixtures(lib_path, rng):
                 ctypes.c_size_t(0), ctypes.c_int(1))
         write(f"dot_{qtype.name}.bin",
               header(4, qtype, n, w.size * 2, rows) + w.tobytes() + x.tobytes() + res.tobytes())
+
+
+def repack_fixture(lib, lib_path, rng):
+    """llama.cpp's repacked Q4_K path, called through its exported C++ template instances."""
+    base = ctypes.CDLL(os.path.join(os.path.dirname(lib_path), "libggml-base.so"))
+
+    class InitParams(ctypes.Structure):
+        _fields_ = [("mem_size", ctypes.c_size_t), ("mem_buffer", ctypes.c_void_p), ("no_alloc", ctypes.c_bool)]
+
+    base.ggml_init.restype = ctypes.c_void_p
+    base.ggml_init.argtypes = [InitParams]
+    base.ggml_new_tensor_2d.restype = ctypes.c_void_p
+    base.ggml_new_tensor_2d.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    base.ggml_get_data.restype = ctypes.c_void_p
+    base.ggml_get_data.argtypes = [ctypes.c_void_p]
+    repack = getattr(lib, "_ZN4ggml3cpu6repack6repackI10block_q4_KLl8ELl8EEEiP11ggml_tensorPKvm")
+    gemv = getattr(lib, "_ZN4ggml3cpu6repack4gemvI10block_q4_KLl8ELl8EL9ggml_type15EEEviPfmPKvS7_ii")
+    gemm = getattr(lib, "_ZN4ggml3cpu6repack4gemmI10block_q4_KLl8ELl8EL9ggml_type15EEEviPfmPKvS7_ii")
+    qmat = getattr(lib, "_Z19ggml_quantize_mat_tILl8EL9ggml_type15EEvPKfPvll")
+    ptr = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
+
+    rows, n = 8, 768
+    w = random_blocks(rng, T.Q4_K, rows * n // 256)
+    x = (rng.standard_normal(4 * n) * 0.5).astype(np.float32)
+    ctx = base.ggml_init(InitParams(1 << 20, None, False))
+    t = base.ggml_new_tensor_2d(ctx, int(T.Q4_K), n, rows)
+    assert repack(ctypes.c_void_p(t), ptr(w), ctypes.c_size_t(w.size)) == 0
+    packed = ctypes.c_void_p(base.ggml_get_data(ctypes.c_void_p(t)))
+    # gemv: activation row 0 quantized by the row quantizer (what llama.cpp uses for single rows)
+    a1 = np.zeros(n // 256 * 292, np.uint8)
+    lib.quantize_row_q8_K(ptr(x), ptr(a1), ctypes.c_int64(n))
+    out_v = np.zeros(rows, np.float32)
+    gemv(ctypes.c_int(n), ptr(out_v), ctypes.c_size_t(rows), packed, ptr(a1), ctypes.c_int(1), ctypes.c_int(rows))
+    # gemm: 4 activation rows quantized together (block_q8_Kx4)
+    a4 = np.zeros(n // 256 * 292 * 4, np.uint8)
+    qmat(ptr(x), ptr(a4), ctypes.c_int64(4), ctypes.c_int64(n))
+    out_m = np.zeros(4 * rows, np.float32)
+    gemm(ctypes.c_int(n), ptr(out_m), ctypes.c_size_t(rows), packed, ptr(a4), ctypes.c_int(4), ctypes.c_int(rows))
+    base.ggml_free.argtypes = [ctypes.c_void_p]
+    base.ggml_free(ctypes.c_void_p(ctx))
+    write("repack_Q4_K.bin",
+          header(5, T.Q4_K, n, w.size, rows) + w.tobytes() + x.tobytes() + out_v.tobytes() + out_m.tobytes())
 
 
 def default_ggml_cpu():

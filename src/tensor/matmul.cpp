@@ -95,7 +95,7 @@ struct FamK {
   }
   template <int R, int C>
   static void dec(const uint8_t* w, size_t ws, const uint8_t* act, size_t as, int64_t cols, float* y, int64_t ldy) {
-    tile<DecK<Raw::kQ6>, R, C>(DecK<Raw::kQ6>{w, ws}, act, as, cols, y, ldy);
+    tile<DecK<Raw::kFin>, R, C>(DecK<Raw::kFin>{w, ws}, act, as, cols, y, ldy);
   }
 };
 
@@ -178,7 +178,7 @@ inline int64_t pair_chunk(size_t as) { return std::max<int64_t>(4, static_cast<i
 
 template <class W>
 struct PairA {
-  static constexpr int kRP = 4;
+  static constexpr int kRP = W::kMin ? 2 : 4;  // the _1 types need extra accumulators for the min term
   static size_t dec_stride(int64_t cols) { return dec_a_stride(cols / 32); }
   static void decode(const uint8_t* w, size_t ws, int rows, int64_t cols, uint8_t* dst, size_t ds) {
     decode_rows_a<W>(w, ws, rows, cols / 32, dst, ds);
@@ -200,7 +200,7 @@ struct PairK {
   template <int R, int RP>
   static void tile(const uint8_t* w, size_t ds, int64_t cols, const uint8_t* act, size_t as, int valid, float* y,
                    int64_t ldy) {
-    tile_k2<Raw::kQ6, R, RP>(w, ds, cols / 256, act, as, valid, y, ldy);
+    tile_k2<Raw::kFin, R, RP>(w, ds, cols / 256, act, as, valid, y, ldy);
   }
 };
 
@@ -241,6 +241,27 @@ void run_pairs(const Weight& w, const uint8_t* act, size_t as, int64_t m, float*
     }
   }
 }
+
+// Q4_K: activation rows (not pairs) against 16 decoded weight rows at a time, one output per lane.
+void run_q4k16(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
+               int64_t o1, int64_t ib, int64_t ie) {
+  const int64_t nb = w.cols / 256;
+  const size_t ws = w.row_stride;
+  static thread_local Scratch dec_buf;
+  uint8_t* buf = dec_buf.get(static_cast<size_t>(nb) * kDecQ4K16);
+  const int64_t rc = pair_chunk(as);
+  for (int64_t i0 = ib; i0 < ie; i0 += rc) {
+    const int64_t mm = std::min(rc, ie - i0);
+    for (int64_t o = o0; o < o1; o += 16) {
+      const int rr = static_cast<int>(std::min<int64_t>(16, o1 - o));
+      decode_q4k16(w.data + o * ws, ws, rr, nb, buf);
+      int64_t i = i0;
+      for (; i + 4 <= i0 + mm; i += 4) tile_q4k16<4>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
+      for (; i < i0 + mm; ++i) tile_q4k16<1>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
+    }
+  }
+  (void)m;
+}
 #endif  // SLIM_VNNI
 
 
@@ -251,8 +272,12 @@ struct Plan {
   void (*run)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t) = nullptr;
   int offset = 0;  // zero point of 32-block weights
   DType type = DType::F32;
-  // Row-pair GEMM (VNNI builds, quantized types): bytes per packed pair, 0 when not available.
+  // Blocked GEMM (VNNI builds, quantized types): activations packed in units of unit_rows rows
+  // (pairs for the row-pair tiles, single rows for the Q4_K lane tile); pair_stride = bytes per unit,
+  // 0 when not available; output rows handed out in multiples of row_block.
   size_t pair_stride = 0;
+  int unit_rows = 2;
+  int64_t row_block = 4;
   void (*pack_pair)(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) = nullptr;
   void (*run_pair)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t,
                    int64_t) = nullptr;
@@ -264,6 +289,9 @@ void pack_pair_a_plan(const Plan& p, const float* x0, const float* x1, int64_t c
 }
 void pack_pair_k_plan(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) {
   pack_pair_k(x0, x1, cols / 256, dst);
+}
+void pack_row_q4k_plan(const Plan&, const float* x0, const float*, int64_t cols, uint8_t* dst) {
+  pack_row_q4k(x0, cols / 256, dst);
 }
 #endif
 
@@ -340,12 +368,17 @@ Plan make_plan(const Weight& w) {
     case DType::Q5_0: p.run_pair = run_pairs<PairA<WQ5_0>>; break;
     case DType::Q5_1: p.run_pair = run_pairs<PairA<WQ5_1>>; break;
     case DType::Q8_0: p.run_pair = run_pairs<PairA<WQ8_0>>; break;
-    case DType::Q4_K: p.run_pair = run_pairs<PairK<RawQ45K<false>>>; break;
+    case DType::Q4_K: p.run_pair = run_q4k16; break;
     case DType::Q5_K: p.run_pair = run_pairs<PairK<RawQ45K<true>>>; break;
     case DType::Q6_K: p.run_pair = run_pairs<PairK<RawQ6K>>; break;
     default: break;
   }
-  if (p.run_pair) {
+  if (w.type == DType::Q4_K) {
+    p.pack_pair = pack_row_q4k_plan;
+    p.pair_stride = static_cast<size_t>(n / 256) * kRowQ4K;
+    p.unit_rows = 1;
+    p.row_block = 16;
+  } else if (p.run_pair) {
     const bool k = dtype_info(w.type).block_elems == 256;
     p.pack_pair = k ? pack_pair_k_plan : pack_pair_a_plan;
     p.pair_stride = k ? static_cast<size_t>(n / 256) * kPairK : static_cast<size_t>(n / 32) * kPairA;
@@ -364,8 +397,9 @@ void pack_range(const Plan& p, bool pairs, const float* x, int64_t ldx, int64_t 
                 int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; ++i) {
     if (pairs) {
-      const float* x1 = 2 * i + 1 < m ? x + (2 * i + 1) * ldx : nullptr;
-      p.pack_pair(p, x + 2 * i * ldx, x1, cols, act + i * p.pair_stride);
+      const int64_t r0 = i * p.unit_rows;
+      const float* x1 = p.unit_rows == 2 && r0 + 1 < m ? x + (r0 + 1) * ldx : nullptr;
+      p.pack_pair(p, x + r0 * ldx, x1, cols, act + i * p.pair_stride);
     } else {
       p.pack(p, x + i * ldx, cols, act + i * p.act_stride);
     }
@@ -425,8 +459,8 @@ void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, i
   const bool pairs = false;
 #endif
   const int nt = pool.size();
-  Work wk{w, p, x, ldx, m, y, ldy, pairs, nullptr, pairs ? p.pair_stride : p.act_stride, pairs ? (m + 1) / 2 : m,
-          0, 0, 0, 0, 0, 0};
+  Work wk{w, p, x, ldx, m, y, ldy, pairs, nullptr, pairs ? p.pair_stride : p.act_stride,
+          pairs ? (m + p.unit_rows - 1) / p.unit_rows : m, 0, 0, 0, 0, 0, 0};
   wk.act = scratch().get(wk.stride * static_cast<size_t>(wk.n_pack));
   if (nt == 1) {
     pack_range(p, pairs, x, ldx, m, w.cols, wk.act, 0, wk.n_pack);
@@ -446,7 +480,8 @@ void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, i
 #endif
   wk.n_pair_units = (wk.n_pack + wk.pair_unit - 1) / wk.pair_unit;
   const int64_t per_chunk = m == 1 ? 8 * nt : 4 * nt;  // row blocks per activation chunk
-  wk.row_unit = std::max(kRowUnit, round_up((w.rows + per_chunk - 1) / per_chunk, kRowUnit));
+  const int64_t block = pairs ? std::max(kRowUnit, p.row_block) : kRowUnit;
+  wk.row_unit = std::max(block, round_up((w.rows + per_chunk - 1) / per_chunk, block));
   wk.n_row_units = (w.rows + wk.row_unit - 1) / wk.row_unit;
 
   // Few activation rows: pack on the caller. Many: packing is shared too, in the same parallel region.
@@ -477,7 +512,7 @@ void matmul_rows(const Weight& w, const float* x, int64_t m, int64_t ldx, float*
 #else
   const bool pairs = false;
 #endif
-  const int64_t units = pairs ? (m + 1) / 2 : m;
+  const int64_t units = pairs ? (m + p.unit_rows - 1) / p.unit_rows : m;
   const size_t stride = pairs ? p.pair_stride : p.act_stride;
   uint8_t* act = scratch().get(stride * static_cast<size_t>(units));
   pack_range(p, pairs, x, ldx, m, w.cols, act, 0, units);

@@ -46,16 +46,18 @@ namespace slim::kernels::detail {
 // 32-block activations (Q8_0 / Q8_1 semantics) of one row, split into parallel arrays.
 struct ActA {
   const int8_t* qs;      // nb*32 quants
+  const int32_t* corr;   // nb*8: -offset * (sum of qs[4k..4k+3]) for lane k; offset = the weight type's zero point
   const float* d;        // nb scales (the fp16-rounded d, widened)
-  const int32_t* corr;   // nb: -offset * sum(qs), offset = the weight type's zero point (0 for _1 types)
   const float* s;        // nb: Q8_1's fp16(d*sum(qs)) widened (min term of Q4_1/Q5_1)
 };
+// The zero point is removed per 4-element group, so every int32 lane of a block's dot holds exactly
+// sum((q - offset) * a) over its 4 elements: the lane values llama.cpp's kernels convert to float.
 
-// Byte layout of one packed row: qs | d | corr | s, rounded up to 64 bytes.
-inline size_t act_a_stride(int64_t nb) { return (static_cast<size_t>(nb) * 44 + 63) & ~size_t(63); }
+// Byte layout of one packed row: qs | corr | d | s, rounded up to 64 bytes.
+inline size_t act_a_stride(int64_t nb) { return (static_cast<size_t>(nb) * 72 + 63) & ~size_t(63); }
 inline ActA act_a_row(const uint8_t* base, int64_t nb) {
-  return {reinterpret_cast<const int8_t*>(base), reinterpret_cast<const float*>(base + nb * 32),
-          reinterpret_cast<const int32_t*>(base + nb * 36), reinterpret_cast<const float*>(base + nb * 40)};
+  return {reinterpret_cast<const int8_t*>(base), reinterpret_cast<const int32_t*>(base + nb * 32),
+          reinterpret_cast<const float*>(base + nb * 64), reinterpret_cast<const float*>(base + nb * 68)};
 }
 // Zero point subtracted from the unsigned weight codes of each 32-block type.
 inline int weight_offset(DType t) {
@@ -220,8 +222,12 @@ struct DecA {
 template <class P, int R, int C>
 inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ldy) {
   __m256 acc[R][C];
+  float accm[R][C];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm256_setzero_ps();
+      accm[r][c] = 0.0f;
+    }
   uintptr_t pf = 0;
   int64_t pf_lines = 0;
   if constexpr (P::kPrefetch && C == 1) {
@@ -232,20 +238,19 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
   for (int64_t b = 0; b < nb; ++b) {
     if constexpr (P::kPrefetch && C == 1) prefetch_part(pf, pf_lines, b, nb);
     __m256i wq[R];
-    __m256 wd[R], wm[R];
+    __m256 wd[R];
+    float wm[R];
     for (int r = 0; r < R; ++r) {
       wq[r] = p.code(r, b);
       wd[r] = p.d(r, b);
-      if constexpr (P::kMin) wm[r] = _mm256_set1_ps(p.m(r, b));
+      if constexpr (P::kMin) wm[r] = p.m(r, b);
     }
     for (int c = 0; c < C; ++c) {
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c].qs + 32 * b));
       const __m256 da = _mm256_broadcast_ss(act[c].d + b);
       __m256i init = _mm256_setzero_si256();
-      if constexpr (!P::kMin && !P::kSigned) init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(act[c].corr[b]));
-      // _1 types: the block's min term m_w*s_a goes into lane 0 of the same accumulator.
-      __m256 sa;
-      if constexpr (P::kMin) sa = _mm256_zextps128_ps256(_mm_load_ss(act[c].s + b));
+      if constexpr (!P::kMin && !P::kSigned)
+        init = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c].corr + 8 * b));
       for (int r = 0; r < R; ++r) {
         __m256i dp;
         if constexpr (P::kSigned) {
@@ -254,12 +259,13 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
           dp = dot_u8s8(init, wq[r], a);
         }
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_mul_ps(wd[r], da), acc[r][c]);
-        if constexpr (P::kMin) acc[r][c] = _mm256_fmadd_ps(wm[r], sa, acc[r][c]);
+        // _1 types: the min terms m_w*s_a form their own sequential chain, added at the end (as llama.cpp).
+        if constexpr (P::kMin) accm[r][c] = std::fma(wm[r], act[c].s[b], accm[r][c]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(acc[r][c]);
+    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(acc[r][c]) + accm[r][c];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -269,6 +275,24 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
 // vector (sub-block scale of each lane pair), and per super-block a "correction" s16 vector that is
 // multiplied with the activation's bsums: the mins (Q4_K/Q5_K, subtracted with dmin) or the sub-block
 // scales (Q6_K: codes carry +32, subtracted exactly in integer).
+
+// How a super-block's integer sums become float, following the llama.cpp kernel each type runs on x86:
+//  * Q6: lane-wise acc += float(sum - 32*sc·bsums) * (d*da)          (ggml_vec_dot_q6_K_q8_K)
+//  * MinsChain (Q5_K): lane-wise acc += float(sum) * (d*da); the mins as a scalar chain
+//    summs = fma(-da*dmin, total mins, summs); result hsum(acc) + summs (ggml_vec_dot_q5_K_q8_K)
+//  * Chains64 (Q4_K): per output, two fma chains over the integer sums of each 64-element half-chunk
+//    pair (sub-blocks 2i, 2i+1): r = fma(sum, d*da, r), mn = fma(mins sum, dmin*da, mn); result r - mn.
+//    This is llama.cpp's repacked q4_K_8x8 gemm (AVX-512), used for Q4_K matrices whose row count is a
+//    multiple of 8, for every group of 4 prompt rows. (Its gemv, used for single rows, accumulates per
+//    256-super-block instead; slim keeps one arithmetic for all batch sizes and follows the gemm.)
+enum class KFin { Q6, MinsChain, Chains64 };
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
 
 // The 8 six-bit scales and mins of a Q4_K/Q5_K super-block, unpacked to bytes.
 inline void unpack_scales_k4(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
@@ -285,7 +309,8 @@ inline void unpack_scales_k4(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
 // Raw Q4_K / Q5_K super-block access.
 template <bool kFive>
 struct RawQ45K {
-  static constexpr bool kQ6 = false, kPrefetch = true;
+  static constexpr KFin kFin = kFive ? KFin::MinsChain : KFin::Chains64;
+  static constexpr bool kPrefetch = true;
   static constexpr size_t kBlock = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   struct Super {
     const uint8_t* qs;
@@ -328,7 +353,8 @@ struct RawQ45K {
 
 // Raw Q6_K super-block access.
 struct RawQ6K {
-  static constexpr bool kQ6 = true, kPrefetch = true;
+  static constexpr KFin kFin = KFin::Q6;
+  static constexpr bool kPrefetch = true;
   struct Super {
     const BlockQ6_K* blk;
     __m256i corr;  // the 16 sub-block scales as s16
@@ -383,9 +409,10 @@ inline void decode_rows_k(const uint8_t* w, size_t ws, int rows, int64_t nb, uin
       std::memcpy(o + 548, &s.dmin, 4);
     }
 }
-template <bool Q6>
+template <KFin F>
 struct DecK {
-  static constexpr bool kQ6 = Q6, kPrefetch = false;
+  static constexpr KFin kFin = F;
+  static constexpr bool kPrefetch = false;
   struct Super {
     const uint8_t* p;
     __m256i corr;
@@ -408,8 +435,12 @@ struct DecK {
 template <class P, int R, int C>
 inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y, int64_t ldy) {
   __m256 accf[R][C];
+  float chain[R][C], chain2[R][C];  // MinsChain: summs; Totals: row chain and mins chain
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) accf[r][c] = _mm256_setzero_ps();
+    for (int c = 0; c < C; ++c) {
+      accf[r][c] = _mm256_setzero_ps();
+      chain[r][c] = chain2[r][c] = 0.0f;
+    }
   uintptr_t pf = 0;
   int64_t pf_lines = 0;
   if constexpr (P::kPrefetch && C == 1) {
@@ -422,6 +453,7 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
     typename P::Super s[R];
     for (int r = 0; r < R; ++r) p.load(r, b, s[r]);
     __m256i acci[R][C];
+    __m256i acc64[R][C][P::kFin == KFin::Chains64 ? 4 : 1];  // Chains64: sums per 64-element pair
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acci[r][c] = _mm256_setzero_si256();
     // Fully unrolled: the decoders' shifts, masks and permutes depend on j.
@@ -437,25 +469,53 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
         // u8 × s8 pairs cannot saturate: codes <= 63, |a| <= 127.
         for (int r = 0; r < R; ++r) acci[r][c] = dot_s16(acci[r][c], _mm256_maddubs_epi16(wq[r], a), sc[r]);
       }
+      if constexpr (P::kFin == KFin::Chains64) {
+        if (j & 1)
+          for (int r = 0; r < R; ++r)
+            for (int c = 0; c < C; ++c) {
+              acc64[r][c][j / 2] = acci[r][c];
+              acci[r][c] = _mm256_setzero_si256();
+            }
+      }
     }
     for (int c = 0; c < C; ++c) {
       const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c][b].bsums));
       const float da = act[c][b].d;
       for (int r = 0; r < R; ++r) {
         const __m256i corr = _mm256_madd_epi16(s[r].corr, bs);
-        if constexpr (P::kQ6) {
+        if constexpr (P::kFin == KFin::Q6) {
           // sum sc*q*a with q = code-32: subtract 32 * sum sc*bsum exactly in integer
           const __m256i tot = _mm256_sub_epi32(acci[r][c], _mm256_slli_epi32(corr, 5));
           accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(s[r].d * da), accf[r][c]);
-        } else {
+        } else if constexpr (P::kFin == KFin::MinsChain) {
           accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acci[r][c]), _mm256_set1_ps(s[r].d * da), accf[r][c]);
-          accf[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(s[r].dmin * da), accf[r][c]);
+          chain[r][c] = std::fma(-da * s[r].dmin, static_cast<float>(hsum_i32(corr)), chain[r][c]);
+        } else {
+          // The four 64-element sums and the four mins sums (lane k of corr: m_k * bsum pair k), as
+          // exact integers, then two sequential fma chains.
+          const __m256i h01 = _mm256_hadd_epi32(acc64[r][c][0], acc64[r][c][1]);
+          const __m256i h23 = _mm256_hadd_epi32(acc64[r][c][2], acc64[r][c][3]);
+          const __m256i h = _mm256_hadd_epi32(h01, h23);  // [s0 s1 s2 s3 | s0' s1' s2' s3'] partial
+          const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+          const __m128i mins = _mm_hadd_epi32(_mm256_castsi256_si128(corr), _mm256_extracti128_si256(corr, 1));
+          alignas(16) float fs[4], fm[4];
+          _mm_store_ps(fs, _mm_cvtepi32_ps(sums));
+          _mm_store_ps(fm, _mm_cvtepi32_ps(mins));
+          const float dd = s[r].d * da, dm = s[r].dmin * da;
+          for (int i = 0; i < 4; ++i) {
+            chain[r][c] = std::fma(fs[i], dd, chain[r][c]);
+            chain2[r][c] = std::fma(fm[i], dm, chain2[r][c]);
+          }
         }
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(accf[r][c]);
+    for (int c = 0; c < C; ++c) {
+      if constexpr (P::kFin == KFin::Q6) y[c * ldy + r] = hsum(accf[r][c]);
+      else if constexpr (P::kFin == KFin::MinsChain) y[c * ldy + r] = hsum(accf[r][c]) + chain[r][c];
+      else y[c * ldy + r] = chain[r][c] - chain2[r][c];
+    }
 }
 
 #if SLIM_VNNI
@@ -471,7 +531,7 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
 
 // Paired 32-block activations, per row pair and block (256 bytes):
 //   qs[64] (row 2p, then row 2p+1) | da[16] f32 (each row's d, 8 times) |
-//   init[16] i32 (lane 0 / lane 8: -offset*sum(qs) of each row, other lanes 0) | s[16] f32 (lanes 0 / 8)
+//   init[16] i32 (ActA's per-lane corrections of row 2p, then of row 2p+1) | s[16] f32 (lanes 0 / 8, else 0)
 constexpr size_t kPairA = 256;
 // Paired Q8_K activations, per row pair and super-block (640 bytes):
 //   qs[8][64] (chunk j of row 2p, then of row 2p+1) | bsums[2][16] s16 | d[16] f32 (each row's d, 8 times)
@@ -485,9 +545,12 @@ inline float hsum_hi(__m512 v) { return hsum(_mm512_extractf32x8_ps(v, 1)); }
 template <bool kMin, int R, int RP>
 inline void tile_a2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
                     int64_t ldy) {
-  __m512 acc[R][RP];
+  __m512 acc[R][RP], accm[R][RP];
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < RP; ++q) acc[r][q] = _mm512_setzero_ps();
+    for (int q = 0; q < RP; ++q) {
+      acc[r][q] = _mm512_setzero_ps();
+      if constexpr (kMin) accm[r][q] = _mm512_setzero_ps();
+    }
   for (int64_t b = 0; b < nb; ++b) {
     __m512i wq[R];
     __m512 wd[R], wm[R];
@@ -502,36 +565,59 @@ inline void tile_a2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
       __m512i a = _mm512_load_si512(pb);
       __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 64));
       __m512i init = kMin ? _mm512_setzero_si512() : _mm512_load_si512(pb + 128);
-      __m512 sa = kMin ? _mm512_load_ps(reinterpret_cast<const float*>(pb + 192)) : _mm512_setzero_ps();
       // Load once per pair into registers: folded as memory operands they were re-read for every row.
-      asm("" : "+v"(a), "+v"(da), "+v"(init), "+v"(sa));
+      asm("" : "+v"(a), "+v"(da), "+v"(init));
       for (int r = 0; r < R; ++r) {
         const __m512i dp = _mm512_dpbusd_epi32(init, wq[r], a);
         acc[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wd[r], da), acc[r][q]);
-        if constexpr (kMin) acc[r][q] = _mm512_fmadd_ps(wm[r], sa, acc[r][q]);  // lanes 0 and 8: m_w*s_a
+        // _1 types: min-term chains in lanes 0 and 8 (s is zero elsewhere), as the GEMV's scalar chain.
+        if constexpr (kMin)
+          accm[r][q] = _mm512_fmadd_ps(wm[r], _mm512_load_ps(reinterpret_cast<const float*>(pb + 192)), accm[r][q]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
     for (int q = 0; q < RP; ++q) {
-      y[(2 * q) * ldy + r] = hsum_lo(acc[r][q]);
-      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(acc[r][q]);
+      float m0 = 0.0f, m1 = 0.0f;
+      if constexpr (kMin) {
+        alignas(64) float t[16];
+        _mm512_store_ps(t, accm[r][q]);
+        m0 = t[0];
+        m1 = t[8];
+      }
+      y[(2 * q) * ldy + r] = hsum_lo(acc[r][q]) + m0;
+      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(acc[r][q]) + m1;
     }
 }
 
+// Integer sums of the two 256-bit halves of v (one per activation row of a pair).
+inline void hsum_halves_i32(__m512i v, int32_t& lo, int32_t& hi) {
+  __m256i a = _mm256_hadd_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+  a = _mm256_hadd_epi32(a, a);
+  const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  lo = _mm_cvtsi128_si32(t);
+  hi = _mm_extract_epi32(t, 1);
+}
+
 // R decoded K rows (DecK layout) × RP paired Q8_K activation row pairs.
-template <bool kQ6, int R, int RP>
+template <KFin kFin, int R, int RP>
 inline void tile_k2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
                     int64_t ldy) {
   __m512 accf[R][RP];
+  float chain[R][RP][2], chain2[R][RP][2];
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < RP; ++q) accf[r][q] = _mm512_setzero_ps();
+    for (int q = 0; q < RP; ++q) {
+      accf[r][q] = _mm512_setzero_ps();
+      chain[r][q][0] = chain[r][q][1] = chain2[r][q][0] = chain2[r][q][1] = 0.0f;
+    }
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* wp[R];
     for (int r = 0; r < R; ++r) wp[r] = w + r * ds + b * kDecK;
     __m512i acci[R][RP];
+    __m512i acc64[R][RP][kFin == KFin::Chains64 ? 4 : 1];
     for (int r = 0; r < R; ++r)
       for (int q = 0; q < RP; ++q) acci[r][q] = _mm512_setzero_si512();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       __m512i wq[R], sc[R];
       for (int r = 0; r < R; ++r) {
@@ -543,33 +629,165 @@ inline void tile_k2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
         for (int r = 0; r < R; ++r)
           acci[r][q] = _mm512_dpwssd_epi32(acci[r][q], _mm512_maddubs_epi16(wq[r], a), sc[r]);
       }
+      if constexpr (kFin == KFin::Chains64) {
+        if (j & 1)
+          for (int r = 0; r < R; ++r)
+            for (int q = 0; q < RP; ++q) {
+              acc64[r][q][j / 2] = acci[r][q];
+              acci[r][q] = _mm512_setzero_si512();
+            }
+      }
     }
     for (int q = 0; q < RP; ++q) {
       const uint8_t* pb = act + q * as + b * kPairK;
       const __m512i bs = _mm512_load_si512(pb + 512);
       const __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(pb + 576));
+      const float* da2 = reinterpret_cast<const float*>(pb + 576);  // da2[0]: row 2p, da2[8]: row 2p+1
       for (int r = 0; r < R; ++r) {
         const __m512i corr16 = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(wp[r] + 512)));
         float d, dmin;
         std::memcpy(&d, wp[r] + 544, 4);
         std::memcpy(&dmin, wp[r] + 548, 4);
         const __m512i corr = _mm512_madd_epi16(corr16, bs);
-        if constexpr (kQ6) {
+        if constexpr (kFin == KFin::Q6) {
           const __m512i tot = _mm512_sub_epi32(acci[r][q], _mm512_slli_epi32(corr, 5));
           accf[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(_mm512_set1_ps(d), da), accf[r][q]);
-        } else {
+        } else if constexpr (kFin == KFin::MinsChain) {
           accf[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acci[r][q]), _mm512_mul_ps(_mm512_set1_ps(d), da), accf[r][q]);
-          accf[r][q] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(_mm512_set1_ps(dmin), da), accf[r][q]);
+          int32_t m0, m1;
+          hsum_halves_i32(corr, m0, m1);
+          chain[r][q][0] = std::fma(-da2[0] * dmin, static_cast<float>(m0), chain[r][q][0]);
+          chain[r][q][1] = std::fma(-da2[8] * dmin, static_cast<float>(m1), chain[r][q][1]);
+        } else {
+          alignas(64) int32_t mn[16];
+          _mm512_store_si512(mn, corr);
+          for (int i = 0; i < 4; ++i) {
+            int32_t t0, t1;
+            hsum_halves_i32(acc64[r][q][i], t0, t1);
+            chain[r][q][0] = std::fma(static_cast<float>(t0), d * da2[0], chain[r][q][0]);
+            chain[r][q][1] = std::fma(static_cast<float>(t1), d * da2[8], chain[r][q][1]);
+            chain2[r][q][0] = std::fma(static_cast<float>(mn[2 * i] + mn[2 * i + 1]), dmin * da2[0], chain2[r][q][0]);
+            chain2[r][q][1] = std::fma(static_cast<float>(mn[8 + 2 * i] + mn[8 + 2 * i + 1]), dmin * da2[8],
+                                       chain2[r][q][1]);
+          }
         }
       }
     }
   }
   for (int r = 0; r < R; ++r)
     for (int q = 0; q < RP; ++q) {
-      y[(2 * q) * ldy + r] = hsum_lo(accf[r][q]);
-      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = hsum_hi(accf[r][q]);
+      float v0, v1;
+      if constexpr (kFin == KFin::Q6) {
+        v0 = hsum_lo(accf[r][q]);
+        v1 = hsum_hi(accf[r][q]);
+      } else if constexpr (kFin == KFin::MinsChain) {
+        v0 = hsum_lo(accf[r][q]) + chain[r][q][0];
+        v1 = hsum_hi(accf[r][q]) + chain[r][q][1];
+      } else {
+        v0 = chain[r][q][0] - chain2[r][q][0];
+        v1 = chain[r][q][1] - chain2[r][q][1];
+      }
+      y[(2 * q) * ldy + r] = v0;
+      if (q < RP - 1 || valid == 2) y[(2 * q + 1) * ldy + r] = v1;
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Q4_K GEMM with output rows in lanes: 16 weight rows are decoded into a layout where each 512-bit
+// register holds the same 4 codes of all 16 rows, so `vpdpbusd` against 4 activation bytes broadcast to
+// every lane leaves one output per lane. The sums of each 64-element pair of sub-blocks then become
+// float directly, 16 outputs at a time (KFin::Chains64) with no horizontal reductions.
+
+// Decoded block of 16 rows, per super-block (4992 bytes):
+//   codes[8 sub-blocks][8 groups][16 rows][4] | sc[8][16] i32 | mins[4 pairs][16] i32 (two s16: m_2i, m_2i+1)
+//   | d[16] f32 | dmin[16] f32.  Rows past the matrix are zero.
+constexpr size_t kDecQ4K16 = 4096 + 512 + 256 + 64 + 64;
+inline void decode_q4k16(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst) {
+  std::memset(dst, 0, static_cast<size_t>(nb) * kDecQ4K16);
+  const RawQ45K<false> raw{w, ws};
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = dst + b * kDecQ4K16;
+    auto* sc = reinterpret_cast<int32_t*>(o + 4096);
+    auto* mp = reinterpret_cast<int32_t*>(o + 4608);
+    auto* d = reinterpret_cast<float*>(o + 4864);
+    auto* dmin = reinterpret_cast<float*>(o + 4928);
+    for (int r = 0; r < rows; ++r) {
+      RawQ45K<false>::Super s;
+      raw.load(r, b, s);
+      uint8_t scb[8], mnb[8];
+      unpack_scales_k4(w + r * ws + b * sizeof(BlockQ4_K) + 4, scb, mnb);
+      d[r] = s.d;
+      dmin[r] = s.dmin;
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        alignas(32) uint32_t codes[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(codes), RawQ45K<false>::code(s, j));
+        for (int g = 0; g < 8; ++g) std::memcpy(o + ((j * 8 + g) * 16 + r) * 4, &codes[g], 4);
+        sc[j * 16 + r] = scb[j];
+      }
+      for (int i = 0; i < 4; ++i) mp[i * 16 + r] = mnb[2 * i] | (mnb[2 * i + 1] << 16);
+    }
+  }
+}
+
+// Activation rows for this tile, per row and super-block (320 bytes):
+//   qs[256] | bsum pairs[4] i32 (two s16: bsums 4i+4i+1, 4i+2+4i+3) | d f32 | pad.
+constexpr size_t kRowQ4K = 320;
+
+// 16 decoded rows (valid of them real) × C activation rows; y[c*ldy + r].
+template <int C>
+inline void tile_q4k16(const uint8_t* w, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
+                       int64_t ldy) {
+  __m512 accr[C], accm[C];
+  for (int c = 0; c < C; ++c) accr[c] = accm[c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wb = w + b * kDecQ4K16;
+    const uint8_t* ab[C];
+    __m512 dda[C], dmda[C];
+    const __m512 d16 = _mm512_load_ps(reinterpret_cast<const float*>(wb + 4864));
+    const __m512 dm16 = _mm512_load_ps(reinterpret_cast<const float*>(wb + 4928));
+    for (int c = 0; c < C; ++c) {
+      ab[c] = act + c * as + b * kRowQ4K;
+      const __m512 da = _mm512_set1_ps(*reinterpret_cast<const float*>(ab[c] + 272));
+      dda[c] = _mm512_mul_ps(d16, da);
+      dmda[c] = _mm512_mul_ps(dm16, da);
+    }
+    for (int i = 0; i < 4; ++i) {  // pairs of sub-blocks
+      __m512i isum[C];
+      for (int h = 0; h < 2; ++h) {
+        const int j = 2 * i + h;
+        __m512i ia[C];
+        for (int c = 0; c < C; ++c) ia[c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+          const __m512i wv = _mm512_load_si512(wb + (j * 8 + g) * 64);
+          for (int c = 0; c < C; ++c) {
+            int32_t a4;
+            std::memcpy(&a4, ab[c] + 32 * j + 4 * g, 4);
+            ia[c] = _mm512_dpbusd_epi32(ia[c], wv, _mm512_set1_epi32(a4));
+          }
+        }
+        const __m512i scj = _mm512_load_si512(wb + 4096 + 64 * j);
+        for (int c = 0; c < C; ++c) {
+          const __m512i t = _mm512_mullo_epi32(ia[c], scj);
+          isum[c] = h ? _mm512_add_epi32(isum[c], t) : t;
+        }
+      }
+      const __m512i mp = _mm512_load_si512(wb + 4608 + 64 * i);
+      for (int c = 0; c < C; ++c) {
+        int32_t bp;
+        std::memcpy(&bp, ab[c] + 256 + 4 * i, 4);
+        const __m512i imin = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mp, _mm512_set1_epi32(bp));
+        accr[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), dda[c], accr[c]);
+        accm[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), dmda[c], accm[c]);
+      }
+    }
+  }
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y + c * ldy, mask, _mm512_sub_ps(accr[c], accm[c]));
+}
+
+void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst);
 
 // Pair packers (quant_fast.cpp): rows x0 and x1 (x1 may be null: a zero row) of n elements.
 void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8_t* dst);

@@ -79,16 +79,27 @@ inline int quant_block32(const float* x, int8_t* qs, float& d) {
 
 namespace detail {
 
+// Per-lane zero-point corrections of one 32-block: out[k] = -offset * sum(qs[4k..4k+3]).
+void block_corr(const int8_t* qs, int offset, int32_t* out) {
+#if SLIM_SIMD
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+  const __m256i sums = dot_u8s8(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_mullo_epi32(sums, _mm256_set1_epi32(-offset)));
+#else
+  for (int k = 0; k < 8; ++k) out[k] = -offset * (qs[4 * k] + qs[4 * k + 1] + qs[4 * k + 2] + qs[4 * k + 3]);
+#endif
+}
+
 void pack_act_a(const float* x, int64_t nb, int offset, uint8_t* dst) {
   auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(dst + nb * 32);
-  auto* corr = reinterpret_cast<int32_t*>(dst + nb * 36);
-  auto* s = reinterpret_cast<float*>(dst + nb * 40);
+  auto* corr = reinterpret_cast<int32_t*>(dst + nb * 32);
+  auto* d = reinterpret_cast<float*>(dst + nb * 64);
+  auto* s = reinterpret_cast<float*>(dst + nb * 68);
   for (int64_t b = 0; b < nb; ++b) {
     float dd;
     const int sum = quant_block32(x + 32 * b, qs + 32 * b, dd);
     d[b] = fp16_to_fp32(fp32_to_fp16(dd));
-    corr[b] = -offset * sum;
+    block_corr(qs + 32 * b, offset, corr + 8 * b);
     s[b] = fp16_to_fp32(fp32_to_fp16(dd * static_cast<float>(sum)));
   }
 }
@@ -113,9 +124,24 @@ void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8
       }
       const float dr = fp16_to_fp32(fp32_to_fp16(d));
       for (int l = 0; l < 8; ++l) da[8 * h + l] = dr;
-      init[8 * h] = -offset * sum;
+      block_corr(qs + 32 * h, offset, init + 8 * h);
       s[8 * h] = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
     }
+  }
+}
+
+void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst) {
+  BlockQ8_K t;
+  for (int64_t b = 0; b < nsb; ++b) {
+    uint8_t* pb = dst + b * kRowQ4K;
+    quantize_row_q8_K(x + 256 * b, &t, 256);
+    std::memcpy(pb, t.qs, 256);
+    auto* bp = reinterpret_cast<int32_t*>(pb + 256);
+    for (int i = 0; i < 4; ++i) {
+      const int lo = t.bsums[4 * i] + t.bsums[4 * i + 1], hi = t.bsums[4 * i + 2] + t.bsums[4 * i + 3];
+      bp[i] = (lo & 0xffff) | (hi << 16);
+    }
+    std::memcpy(pb + 272, &t.d, 4);
   }
 }
 
@@ -212,9 +238,9 @@ float vec_dot(DType t, int64_t n, const void* w, const void* a) {
       auto& buf = staging();
       buf.resize(act_a_stride(nb));
       auto* qs = reinterpret_cast<int8_t*>(buf.data());
-      auto* d = reinterpret_cast<float*>(buf.data() + nb * 32);
-      auto* corr = reinterpret_cast<int32_t*>(buf.data() + nb * 36);
-      auto* s = reinterpret_cast<float*>(buf.data() + nb * 40);
+      auto* corr = reinterpret_cast<int32_t*>(buf.data() + nb * 32);
+      auto* d = reinterpret_cast<float*>(buf.data() + nb * 64);
+      auto* s = reinterpret_cast<float*>(buf.data() + nb * 68);
       const bool one = vec_dot_type(t) == DType::Q8_1;
       const int off = weight_offset(t);
       for (int64_t b = 0; b < nb; ++b) {
@@ -230,10 +256,8 @@ float vec_dot(DType t, int64_t n, const void* w, const void* a) {
           s[b] = 0.0f;
           src = blk.qs;
         }
-        int sum = 0;
-        for (int j = 0; j < 32; ++j) sum += src[j];
         std::memcpy(qs + 32 * b, src, 32);
-        corr[b] = -off * sum;
+        block_corr(qs + 32 * b, off, corr + 8 * b);
       }
       const ActA act = act_a_row(buf.data(), nb);
       switch (t) {
