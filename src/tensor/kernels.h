@@ -99,8 +99,10 @@ size_t activation_row_bytes(DType weight_type, int64_t n);
 void quantize_activation_row(DType weight_type, const float* x, void* dst, int64_t n);
 
 // Dot product of one weight row (type t, n elements) with one activation row already converted to
-// vec_dot_type(t). vec_dot uses the SIMD path of this build; vec_dot_ref is scalar, in ggml's
-// arithmetic order (integer sum per block, then scaled by d_w*d_a in float).
+// vec_dot_type(t). vec_dot uses the SIMD path of this build, which reproduces llama.cpp's x86 kernels
+// bit for bit for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q5_K/Q6_K (Q4_K: its repacked gemm; see docs/kernels.md);
+// matmul gives the same bits as vec_dot. vec_dot_ref is scalar, in ggml's reference order (integer
+// sum per block, then scaled by d_w*d_a in float).
 float vec_dot(DType t, int64_t n, const void* w, const void* a);
 float vec_dot_ref(DType t, int64_t n, const void* w, const void* a);
 
