@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(build-essential cmake libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev python3-pip)
+# clang + its sanitizer runtime only when the fuzzer will run (tools/test.sh with SLIM_FUZZ_SECONDS).
+[ "${SLIM_FUZZ_SECONDS:-0}" -gt 0 ] && apt_pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

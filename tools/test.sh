@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # All tests: installs what is missing (tools/setup.sh), builds, runs the unit + model tests with CTest.
-#   SLIM_SANITIZE=1 tools/test.sh   additionally builds and runs the suite under ASan/UBSan (build-asan/)
+#   SLIM_SANITIZE=1 tools/test.sh        also builds and runs the suite under ASan/UBSan (build-asan/); the
+#                                        real-model tests are left out there (minutes under ASan, same code)
+#   SLIM_FUZZ_SECONDS=30 tools/test.sh   also fuzzes the GGUF parser for that long (clang, libFuzzer)
+# CI (.ci/run) runs it with both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -8,5 +11,9 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 if [ "${SLIM_SANITIZE:-0}" = 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLIM_SANITIZE=ON -DSLIM_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan -j"$(nproc)" --target slim_tests >&2
-  ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^Real/'
+fi
+if [ "${SLIM_FUZZ_SECONDS:-0}" -gt 0 ]; then
+  tools/fuzz.sh "$SLIM_FUZZ_SECONDS" fuzz_gguf
 fi
