@@ -363,13 +363,12 @@ Plan make_plan(const Weight& w) {
   }
 #if SLIM_VNNI
   switch (w.type) {
-    case DType::Q4_0: p.run_pair = run_pairs<PairA<WQ4_0>>; break;
+    // Q4_0 / Q5_K: no row-pair tile for their llama.cpp order (single chain per output); run_rows does all.
     case DType::Q4_1: p.run_pair = run_pairs<PairA<WQ4_1>>; break;
     case DType::Q5_0: p.run_pair = run_pairs<PairA<WQ5_0>>; break;
     case DType::Q5_1: p.run_pair = run_pairs<PairA<WQ5_1>>; break;
     case DType::Q8_0: p.run_pair = run_pairs<PairA<WQ8_0>>; break;
     case DType::Q4_K: p.run_pair = run_q4k16; break;
-    case DType::Q5_K: p.run_pair = run_pairs<PairK<RawQ45K<true>>>; break;
     case DType::Q6_K: p.run_pair = run_pairs<PairK<RawQ6K>>; break;
     default: break;
   }

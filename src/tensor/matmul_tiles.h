@@ -80,6 +80,13 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
 // acc + sum over 4-byte groups of u8(u) * s8(s), per int32 lane.
 inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
 #if SLIM_VNNI
@@ -124,8 +131,12 @@ inline __m256i bit4_from_mask(uint32_t bits) {
 // ---------------------------------------------------------------------------------------------------
 // 32-block weight decoders: code(b) = 32 unsigned codes in element order, scale(b), min(b).
 
+// Q4_0: llama.cpp repacks Q4_0 matrices (rows % 8 == 0, any AVX2 machine) and runs its q4_0_8x8 gemm /
+// gemv for every batch size: per output ONE fma chain over the blocks, acc = fma(float(block sum),
+// d_w*d_a, acc), instead of vec_dot's 8 lanes + hsum. kChain selects that order.
 struct WQ4_0 {
   using Block = BlockQ4_0;
+  static constexpr bool kChain = true;
   static constexpr bool kMin = false, kSigned = false;
   static __m256i code(const Block* b) { return nibbles_32(b->qs); }
   static const uint16_t* d(const Block* b) { return &b->d; }
@@ -133,6 +144,7 @@ struct WQ4_0 {
 };
 struct WQ4_1 {
   using Block = BlockQ4_1;
+  static constexpr bool kChain = false;
   static constexpr bool kMin = true, kSigned = false;
   static __m256i code(const Block* b) { return nibbles_32(b->qs); }
   static const uint16_t* d(const Block* b) { return &b->d; }
@@ -140,6 +152,7 @@ struct WQ4_1 {
 };
 struct WQ5_0 {
   using Block = BlockQ5_0;
+  static constexpr bool kChain = false;
   static constexpr bool kMin = false, kSigned = false;
   static __m256i code(const Block* b) { return _mm256_or_si256(nibbles_32(b->qs), bit4_from_mask(load_u32(b->qh))); }
   static const uint16_t* d(const Block* b) { return &b->d; }
@@ -147,6 +160,7 @@ struct WQ5_0 {
 };
 struct WQ5_1 {
   using Block = BlockQ5_1;
+  static constexpr bool kChain = false;
   static constexpr bool kMin = true, kSigned = false;
   static __m256i code(const Block* b) { return _mm256_or_si256(nibbles_32(b->qs), bit4_from_mask(load_u32(b->qh))); }
   static const uint16_t* d(const Block* b) { return &b->d; }
@@ -154,6 +168,7 @@ struct WQ5_1 {
 };
 struct WQ8_0 {
   using Block = BlockQ8_0W;
+  static constexpr bool kChain = false;
   static constexpr bool kMin = false, kSigned = !SLIM_VNNI;
   static __m256i code(const Block* b) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs));
@@ -182,7 +197,7 @@ inline void prefetch_part(uintptr_t base, int64_t lines, int64_t b, int64_t nb) 
 template <class W>
 struct RawA {
   using Block = typename W::Block;
-  static constexpr bool kMin = W::kMin, kSigned = W::kSigned, kPrefetch = true;
+  static constexpr bool kMin = W::kMin, kSigned = W::kSigned, kPrefetch = true, kChain = W::kChain;
   const uint8_t* w;
   size_t ws;
   const Block* blk(int r, int64_t b) const { return reinterpret_cast<const Block*>(w + r * ws) + b; }
@@ -209,7 +224,7 @@ inline void decode_rows_a(const uint8_t* w, size_t ws, int rows, int64_t nb, uin
 }
 template <class W>
 struct DecA {
-  static constexpr bool kMin = W::kMin, kSigned = W::kSigned, kPrefetch = false;
+  static constexpr bool kMin = W::kMin, kSigned = W::kSigned, kPrefetch = false, kChain = W::kChain;
   const uint8_t* w;
   size_t ws;
   int64_t nb;
@@ -258,6 +273,11 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
         } else {
           dp = dot_u8s8(init, wq[r], a);
         }
+        if constexpr (P::kChain) {
+          // exact integer block sum, then one scalar fma per block (llama.cpp's repacked Q4_0 order)
+          accm[r][c] = std::fma(static_cast<float>(hsum_i32(dp)), _mm256_cvtss_f32(wd[r]) * act[c].d[b], accm[r][c]);
+          continue;
+        }
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_mul_ps(wd[r], da), acc[r][c]);
         // _1 types: the min terms m_w*s_a form their own sequential chain, added at the end (as llama.cpp).
         if constexpr (P::kMin) accm[r][c] = std::fma(wm[r], act[c].s[b], accm[r][c]);
@@ -265,7 +285,10 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum(acc[r][c]) + accm[r][c];
+    for (int c = 0; c < C; ++c) {
+      if constexpr (P::kChain) y[c * ldy + r] = accm[r][c];
+      else y[c * ldy + r] = hsum(acc[r][c]) + accm[r][c];
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -280,19 +303,21 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
 //  * Q6: lane-wise acc += float(sum - 32*sc·bsums) * (d*da)          (ggml_vec_dot_q6_K_q8_K)
 //  * MinsChain (Q5_K): lane-wise acc += float(sum) * (d*da); the mins as a scalar chain
 //    summs = fma(-da*dmin, total mins, summs); result hsum(acc) + summs (ggml_vec_dot_q5_K_q8_K)
+//  * Tiled (Q5_K): llama.cpp's ggml-cpu "tiled" K-quant matmul (tiled/tiled.cpp, taken by every
+//    non-repacked Q5_K/Q6_K/Q4_K matrix for batches of >= 8 rows): per super-block the exact integer
+//    totals s1 = sum sc*q*a and s2 = sum m*bsums, r = fma(-dmin, float(s2), d*float(s1)), then one
+//    sequential chain over super-blocks acc += r*da. (Batches < 8 use vec_dot there; slim follows the
+//    batched order for every m.)
 //  * Chains64 (Q4_K): per output, two fma chains over the integer sums of each 64-element half-chunk
 //    pair (sub-blocks 2i, 2i+1): r = fma(sum, d*da, r), mn = fma(mins sum, dmin*da, mn); result r - mn.
 //    This is llama.cpp's repacked q4_K_8x8 gemm (AVX-512), used for Q4_K matrices whose row count is a
 //    multiple of 8, for every group of 4 prompt rows. (Its gemv, used for single rows, accumulates per
 //    256-super-block instead; slim keeps one arithmetic for all batch sizes and follows the gemm.)
-enum class KFin { Q6, MinsChain, Chains64 };
+#ifndef SLIM_TILED_FUSED
+#define SLIM_TILED_FUSED 1
+#endif
+enum class KFin { Q6, MinsChain, Chains64, Tiled };
 
-inline int32_t hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  return _mm_cvtsi128_si32(s);
-}
 
 // The 8 six-bit scales and mins of a Q4_K/Q5_K super-block, unpacked to bytes.
 inline void unpack_scales_k4(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
@@ -309,7 +334,7 @@ inline void unpack_scales_k4(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
 // Raw Q4_K / Q5_K super-block access.
 template <bool kFive>
 struct RawQ45K {
-  static constexpr KFin kFin = kFive ? KFin::MinsChain : KFin::Chains64;
+  static constexpr KFin kFin = kFive ? KFin::Tiled : KFin::Chains64;
   static constexpr bool kPrefetch = true;
   static constexpr size_t kBlock = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   struct Super {
@@ -487,6 +512,10 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
           // sum sc*q*a with q = code-32: subtract 32 * sum sc*bsum exactly in integer
           const __m256i tot = _mm256_sub_epi32(acci[r][c], _mm256_slli_epi32(corr, 5));
           accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(s[r].d * da), accf[r][c]);
+        } else if constexpr (P::kFin == KFin::Tiled) {
+          const float t = s[r].d * static_cast<float>(hsum_i32(acci[r][c]));
+          const float res = std::fma(-s[r].dmin, static_cast<float>(hsum_i32(corr)), t);
+          chain[r][c] = SLIM_TILED_FUSED ? std::fma(res, da, chain[r][c]) : chain[r][c] + res * da;
         } else if constexpr (P::kFin == KFin::MinsChain) {
           accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acci[r][c]), _mm256_set1_ps(s[r].d * da), accf[r][c]);
           chain[r][c] = std::fma(-da * s[r].dmin, static_cast<float>(hsum_i32(corr)), chain[r][c]);
@@ -514,6 +543,7 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
     for (int c = 0; c < C; ++c) {
       if constexpr (P::kFin == KFin::Q6) y[c * ldy + r] = hsum(accf[r][c]);
       else if constexpr (P::kFin == KFin::MinsChain) y[c * ldy + r] = hsum(accf[r][c]) + chain[r][c];
+      else if constexpr (P::kFin == KFin::Tiled) y[c * ldy + r] = chain[r][c];
       else y[c * ldy + r] = chain[r][c] - chain2[r][c];
     }
 }
