@@ -297,9 +297,10 @@ double abs_dot(DType t, int64_t n, const void* w, const void* a) {
 // The types whose llama.cpp x86 kernel slim reproduces operation for operation: bit-identical results.
 TEST(VecDot, BitIdenticalToLlamaCpp) {
   if (std::string(k::kernel_isa()) == "scalar") GTEST_SKIP() << "scalar fallback build: reference order only";
-  // Q4_0 and Q5_K are absent: slim follows llama.cpp's batched kernels for them (repacked q4_0_8x8 gemm,
-  // ggml-cpu's tiled K-quant matmul), not ggml_vec_dot; checked end to end by the tiny-model KLD runs.
-  for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q6_K}) {
+  // Q4_0, Q5_K and Q6_K are absent: slim follows llama.cpp's batched kernels for them (repacked
+  // q4_0_8x8 gemm, ggml-cpu's tiled K-quant matmul: Matmul.KQuantBitIdenticalToLlamaCppMulMatOp), not
+  // ggml_vec_dot.
+  for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
     const std::string name = slim::dtype_info(t).name;
     Fixture f = load_fixture("dot_" + name + ".bin");
     const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
@@ -320,6 +321,36 @@ TEST(VecDot, BitIdenticalToLlamaCpp) {
       EXPECT_EQ(f2u(k::vec_dot(t, n, w.data() + r * rb, a.data())), f2u(want[r])) << name << " row " << r;
       EXPECT_EQ(f2u(y1[r]), f2u(want[r])) << name << " matmul m=1 row " << r;
       for (int i = 0; i < 6; ++i) EXPECT_EQ(f2u(y6[i * rows + r]), f2u(want[r])) << name << " matmul m=6 row " << r;
+    }
+  }
+}
+
+// Q5_K / Q6_K: llama.cpp's whole mul_mat op on 24 activation rows (its tiled K-quant matmul, taken for
+// batches >= 8, i.e. every prefill). slim gives the same bits for every batch size and row alone.
+TEST(Matmul, KQuantBitIdenticalToLlamaCppMulMatOp) {
+  if (std::string(k::kernel_isa()) == "scalar") GTEST_SKIP() << "scalar fallback build: reference order only";
+  for (DType t : {DType::Q5_K, DType::Q6_K}) {
+    const std::string name = slim::dtype_info(t).name;
+    Fixture f = load_fixture("mm_" + name + ".bin");
+    ASSERT_EQ(f.kind, 6u);
+    const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
+    uint32_t m32;
+    std::memcpy(&m32, f.take(4), 4);
+    const int m = static_cast<int>(m32);
+    const std::vector<uint8_t> w = f.bytes(f.nraw);
+    const std::vector<float> x = f.floats(static_cast<size_t>(m) * n);
+    const std::vector<float> want = f.floats(static_cast<size_t>(m) * rows);
+    const k::Weight wt{t, n, rows, w.data(), slim::row_bytes(t, n)};
+    slim::ThreadPool pool(2);
+    std::vector<float> y(static_cast<size_t>(m) * rows);
+    for (int mm : {m, 5, 1}) {  // GEMM, odd pair count, GEMV
+      for (int i0 = 0; i0 + mm <= m; i0 += mm) {
+        k::matmul(wt, x.data() + i0 * n, mm, n, y.data() + i0 * rows, rows, pool);
+        if (mm == 1 && i0 >= 4) break;  // a few single rows suffice
+      }
+      const int checked = mm == m ? m : mm == 1 ? 5 : (m / mm) * mm;
+      for (int64_t i = 0; i < checked * rows; ++i)
+        EXPECT_EQ(f2u(y[i]), f2u(want[i])) << name << " m=" << mm << " output " << i;
     }
   }
 }

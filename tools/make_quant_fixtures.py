@@ -10,6 +10,8 @@ llama.cpp's own CPU library (libggml-cpu.so of the reference build, called throu
 for what gguf-py lacks, the run-time activation quantizers and the dot products:
   * act_<TYPE>.bin   floats -> quantize_row_q8_0 / q8_1 / q8_K bytes (x86 run-time versions)
   * dot_<TYPE>.bin   weight rows + one float activation row -> ggml_vec_dot_<type>_<vec_dot_type> results
+  * mm_<TYPE>.bin    (Q5_K, Q6_K) R weight rows x m activation rows through ggml's mul_mat op (its tiled
+                     K-quant matmul, which llama.cpp runs for batches of >= 8 rows)
   * repack_Q4_K.bin  8 Q4_K rows, repacked by llama.cpp (q4_K_8x8, what it uses for Q4_K matrices whose row
                      count is a multiple of 8), against 4 activation rows: its gemv (row 0) and gemm results
 
@@ -20,7 +22,9 @@ File layout (little-endian):
   then raw bytes;  kind 2: n_elems f32;  kind 4 (dot): file_offset holds the number of weight rows R,
   then raw weight bytes (R rows), n_elems f32 activations, R f32 results;
   kind 5 (repack): file_offset = R (8); raw weight bytes, 4*n_elems f32 activations, R f32 gemv results
-  (activation row 0), 4*R f32 gemm results (row-major: activation row, then weight row).
+  (activation row 0), 4*R f32 gemm results (row-major: activation row, then weight row);
+  kind 6 (mul_mat op): file_offset = R, u32 m, raw weight bytes, m*n_elems f32 activations, m*R f32
+  results (activation row, then weight row).
 
 Deterministic (fixed seed); rerun with:
   python3 tools/make_quant_fixtures.py [--model PATH] [--ggml-cpu PATH/libggml-cpu.so]
@@ -239,6 +243,55 @@ def repack_fixture(lib, lib_path, rng):
           header(5, T.Q4_K, n, w.size, rows) + w.tobytes() + x.tobytes() + out_v.tobytes() + out_m.tobytes())
 
 
+def tiled_fixtures(lib_path):
+    """llama.cpp's whole CPU mul_mat op on a batch of activation rows (ggml graph through ctypes).
+
+    For batches of >= 8 rows x86 llama.cpp runs non-repacked K-quant matrices (Q5_K, Q6_K) through its
+    ggml-cpu "tiled" matmul, whose float order differs from ggml_vec_dot's; this is what a prefill sees.
+    """
+    lib = ctypes.CDLL(lib_path)
+    base = ctypes.CDLL(os.path.join(os.path.dirname(lib_path), "libggml-base.so"))
+
+    class InitParams(ctypes.Structure):
+        _fields_ = [("mem_size", ctypes.c_size_t), ("mem_buffer", ctypes.c_void_p), ("no_alloc", ctypes.c_bool)]
+
+    vp = ctypes.c_void_p
+    base.ggml_init.restype = vp
+    base.ggml_init.argtypes = [InitParams]
+    base.ggml_new_tensor_2d.restype = vp
+    base.ggml_new_tensor_2d.argtypes = [vp, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    base.ggml_get_data.restype = vp
+    base.ggml_get_data.argtypes = [vp]
+    base.ggml_mul_mat.restype = vp
+    base.ggml_mul_mat.argtypes = [vp, vp, vp]
+    base.ggml_new_graph.restype = vp
+    base.ggml_new_graph.argtypes = [vp]
+    base.ggml_build_forward_expand.argtypes = [vp, vp]
+    base.ggml_free.argtypes = [vp]
+    lib.ggml_graph_compute_with_ctx.argtypes = [vp, vp, ctypes.c_int]
+    lib.ggml_cpu_init()
+    rng = np.random.default_rng(20251124)  # own stream: the other fixtures stay unchanged
+    rows, n, m = 16, 768, 24
+    for qtype in (T.Q5_K, T.Q6_K):
+        w = random_blocks(rng, qtype, rows * n // 256)
+        x = (rng.standard_normal(m * n) * 0.5).astype(np.float32)
+        x[3 * n:4 * n] *= 40.0  # one row of a different magnitude
+        ctx = base.ggml_init(InitParams(64 << 20, None, False))
+        tw = base.ggml_new_tensor_2d(ctx, int(qtype), n, rows)
+        tx = base.ggml_new_tensor_2d(ctx, int(T.F32), n, m)
+        ctypes.memmove(base.ggml_get_data(tw), w.ctypes.data, w.size)
+        ctypes.memmove(base.ggml_get_data(tx), x.ctypes.data, x.nbytes)
+        ty = base.ggml_mul_mat(ctx, tw, tx)
+        gf = base.ggml_new_graph(ctx)
+        base.ggml_build_forward_expand(gf, ty)
+        lib.ggml_graph_compute_with_ctx(ctx, gf, 2)
+        out = np.ctypeslib.as_array(ctypes.cast(base.ggml_get_data(ty), ctypes.POINTER(ctypes.c_float)),
+                                    shape=(m * rows,)).copy()
+        base.ggml_free(ctx)
+        write(f"mm_{qtype.name}.bin", header(6, qtype, n, w.size, rows) + struct.pack("<I", m) + w.tobytes()
+              + x.tobytes() + out.tobytes())
+
+
 def default_ggml_cpu():
     try:
         with open("/tmp/llama-ref.out") as f:
@@ -262,6 +315,7 @@ def main():
         print(f"model {args.model} not found: model_*.bin not written")
     if os.path.exists(args.ggml_cpu):
         llama_fixtures(args.ggml_cpu, rng)
+        tiled_fixtures(args.ggml_cpu)
     else:
         print(f"{args.ggml_cpu} not found: act_*.bin / dot_*.bin not written")
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))

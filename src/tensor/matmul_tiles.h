@@ -300,7 +300,10 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
 // scales (Q6_K: codes carry +32, subtracted exactly in integer).
 
 // How a super-block's integer sums become float, following the llama.cpp kernel each type runs on x86:
-//  * Q6: lane-wise acc += float(sum - 32*sc·bsums) * (d*da)          (ggml_vec_dot_q6_K_q8_K)
+//  * Q6: per super-block the exact integer total t = sum sc*(q-32)*a, then one sequential chain over
+//    super-blocks acc = fma(d*float(t), da, acc): llama.cpp's tiled matmul (batches >= 8, below), the
+//    path every prefill takes; its vec_dot (8 float lanes + hsum) is only used for batches < 8 and
+//    differs in the last bits. slim keeps the batched arithmetic for every m.
 //  * MinsChain (Q5_K): lane-wise acc += float(sum) * (d*da); the mins as a scalar chain
 //    summs = fma(-da*dmin, total mins, summs); result hsum(acc) + summs (ggml_vec_dot_q5_K_q8_K)
 //  * Tiled (Q5_K): llama.cpp's ggml-cpu "tiled" K-quant matmul (tiled/tiled.cpp, taken by every
@@ -511,7 +514,7 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
         if constexpr (P::kFin == KFin::Q6) {
           // sum sc*q*a with q = code-32: subtract 32 * sum sc*bsum exactly in integer
           const __m256i tot = _mm256_sub_epi32(acci[r][c], _mm256_slli_epi32(corr, 5));
-          accf[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(s[r].d * da), accf[r][c]);
+          chain[r][c] = std::fma(s[r].d * static_cast<float>(hsum_i32(tot)), da, chain[r][c]);
         } else if constexpr (P::kFin == KFin::Tiled) {
           const float t = s[r].d * static_cast<float>(hsum_i32(acci[r][c]));
           const float res = std::fma(-s[r].dmin, static_cast<float>(hsum_i32(corr)), t);
@@ -541,7 +544,7 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
   }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) {
-      if constexpr (P::kFin == KFin::Q6) y[c * ldy + r] = hsum(accf[r][c]);
+      if constexpr (P::kFin == KFin::Q6) y[c * ldy + r] = chain[r][c];
       else if constexpr (P::kFin == KFin::MinsChain) y[c * ldy + r] = hsum(accf[r][c]) + chain[r][c];
       else if constexpr (P::kFin == KFin::Tiled) y[c * ldy + r] = chain[r][c];
       else y[c * ldy + r] = chain[r][c] - chain2[r][c];
@@ -680,8 +683,11 @@ inline void tile_k2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
         std::memcpy(&dmin, wp[r] + 548, 4);
         const __m512i corr = _mm512_madd_epi16(corr16, bs);
         if constexpr (kFin == KFin::Q6) {
-          const __m512i tot = _mm512_sub_epi32(acci[r][q], _mm512_slli_epi32(corr, 5));
-          accf[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(_mm512_set1_ps(d), da), accf[r][q]);
+          // as tile_k: exact integer total per super-block and row, then the sequential chain
+          int32_t t0, t1;
+          hsum_halves_i32(_mm512_sub_epi32(acci[r][q], _mm512_slli_epi32(corr, 5)), t0, t1);
+          chain[r][q][0] = std::fma(d * static_cast<float>(t0), da2[0], chain[r][q][0]);
+          chain[r][q][1] = std::fma(d * static_cast<float>(t1), da2[8], chain[r][q][1]);
         } else if constexpr (kFin == KFin::MinsChain) {
           accf[r][q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acci[r][q]), _mm512_mul_ps(_mm512_set1_ps(d), da), accf[r][q]);
           int32_t m0, m1;
@@ -708,8 +714,8 @@ inline void tile_k2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
     for (int q = 0; q < RP; ++q) {
       float v0, v1;
       if constexpr (kFin == KFin::Q6) {
-        v0 = hsum_lo(accf[r][q]);
-        v1 = hsum_hi(accf[r][q]);
+        v0 = chain[r][q][0];
+        v1 = chain[r][q][1];
       } else if constexpr (kFin == KFin::MinsChain) {
         v0 = hsum_lo(accf[r][q]) + chain[r][q][0];
         v1 = hsum_hi(accf[r][q]) + chain[r][q][1];
