@@ -17,6 +17,12 @@ struct ContextParams {
   int n_threads = 2;
   int n_ubatch = 512;   // tokens per forward micro-batch
   bool kv_f32 = false;  // KV cache in F32 instead of F16
+  // Reproduce llama.cpp's batch-size-dependent CPU attention numerics: fp16 accumulation (q and the value
+  // accumulator rounded to f16) for batches under 64 rows — every decode step and short prompts — and, for a
+  // single-row batch over 512+ cache cells, its split of the keys across n_threads chunks. With it, greedy
+  // decoding follows llama.cpp (same -t) token for token. Off by default because slim's default is
+  // batch-invariant f32 accumulation, which token pruning relies on.
+  bool llama_compat = false;
 };
 
 // Called with (index of the token within this eval call, its logits[n_vocab]).

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/thread_pool.h"
@@ -105,10 +106,205 @@ inline void load_row(bool f16, const void* base, int off, int hd, float* dst) {
   else std::copy_n(static_cast<const float*>(base) + off, hd, dst);
 }
 
+
+// ---- llama.cpp-compatible path (AttentionShape::llama_compat) ----
+// Reproduces the arithmetic of llama.cpp's CPU flash attention for batches of fewer than 64 query rows (its
+// per-row kernel), as built with -march=native for AVX-512 without AVX512-FP16 (Zen 4):
+//  - q is rounded to f16 (round to nearest even) when the KV cache is f16, kept f32 when it is f32;
+//  - a score is ggml's dot product: four 16-lane f32 FMA accumulators over 64-element steps, folded
+//    (0+2, 1+3, then 0+1), summed across lanes (halves, quarters, pairs), widened to double with any tail
+//    (n % 64) added in double (f16) or fused in float (f32), then rounded to float and multiplied by kq_scale;
+//  - keys one by one in position order, masked ones skipped; on a new maximum the accumulator is scaled by
+//    ms = expf(M_old - M) and the key added with weight 1, otherwise added with vs = expf(s - M);
+//    S = fma(S, ms, vs) (llama.cpp's S*ms + vs, contracted by its compiler);
+//  - with an f16 cache the accumulator is an f16 vector: every update is fma(v, w, acc) in f32 rounded back
+//    to f16, every rescale acc*ms rounded to f16; with an f32 cache the same in f32;
+//  - out = float(acc) * (1/S);
+//  - a single-row batch with at least 512 cache cells (llama.cpp pads its cell count to 256) splits the cells
+//    into pool.size() equal chunks, each reduced as above, then merged in chunk order:
+//    acc = fma(acc, expf(M - M'), acc_c * expf(M_c - M')), same for S, M' = max(M, M_c).
+namespace compat {
+
+constexpr int kStep = 64;  // ggml's f16/f32 dot step on AVX-512 (4 registers of 16 lanes)
+
+inline float to_f32(uint16_t h) { return kernels::fp16_to_fp32(h); }
+inline float to_f32(float f) { return f; }
+
+template <class T>
+float dot(const T* k, const T* q, int n) {
+  const int np = n / kStep * kStep;
+  float acc[4][16] = {};
+#if defined(__AVX512F__)
+  __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  auto load = [](const T* p) {
+    if constexpr (std::is_same_v<T, uint16_t>)
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    else
+      return _mm512_loadu_ps(p);
+  };
+  for (int i = 0; i < np; i += kStep)
+    for (int j = 0; j < 4; ++j) a[j] = _mm512_fmadd_ps(load(k + i + 16 * j), load(q + i + 16 * j), a[j]);
+  a[0] = _mm512_add_ps(a[0], a[2]);
+  a[1] = _mm512_add_ps(a[1], a[3]);
+  a[0] = _mm512_add_ps(a[0], a[1]);
+  double sum = _mm512_reduce_add_ps(a[0]);
+  (void)acc;
+#else
+  for (int i = 0; i < np; i += kStep)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 16; ++l)
+        acc[j][l] = std::fma(to_f32(k[i + 16 * j + l]), to_f32(q[i + 16 * j + l]), acc[j][l]);
+  for (int l = 0; l < 16; ++l) {
+    acc[0][l] += acc[2][l];
+    acc[1][l] += acc[3][l];
+    acc[0][l] += acc[1][l];
+  }
+  double sum = sum16(acc[0]);
+#endif
+  if constexpr (std::is_same_v<T, uint16_t>) {
+    for (int i = np; i < n; ++i) sum += static_cast<double>(to_f32(k[i]) * to_f32(q[i]));
+    return static_cast<float>(sum);
+  } else {
+    float f = static_cast<float>(sum);
+    for (int i = np; i < n; ++i) f = std::fma(k[i], q[i], f);
+    return f;
+  }
+}
+
+// acc[d] = round(fma(v[d], w, acc[d])) — the rounding is to f16 for an f16 accumulator.
+inline void mad(uint16_t* acc, const uint16_t* v, float w, int n) {
+  int d = 0;
+#if defined(__AVX512F__)
+  const __m512 wv = _mm512_set1_ps(w);
+  for (; d + 16 <= n; d += 16) {
+    const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + d)));
+    const __m512 y = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + d)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + d),
+                        _mm512_cvtps_ph(_mm512_fmadd_ps(x, wv, y), _MM_FROUND_TO_NEAREST_INT));
+  }
+#endif
+  for (; d < n; ++d) acc[d] = kernels::fp32_to_fp16(std::fma(to_f32(v[d]), w, to_f32(acc[d])));
+}
+inline void mad(float* acc, const float* v, float w, int n) {
+  for (int d = 0; d < n; ++d) acc[d] = std::fma(v[d], w, acc[d]);
+}
+inline void scale(uint16_t* acc, float w, int n) {
+  for (int d = 0; d < n; ++d) acc[d] = kernels::fp32_to_fp16(to_f32(acc[d]) * w);
+}
+inline void scale(float* acc, float w, int n) {
+  for (int d = 0; d < n; ++d) acc[d] *= w;
+}
+
+// Running state of one (row, head) over a range of keys.
+struct Partial {
+  float M = -INFINITY, S = 0.f;
+};
+
+// Visits the visible keys with positions in [lo, hi) in order; acc (hd elements of T) must start at zero.
+template <class T>
+Partial run_keys(const T* qh, int32_t p, int64_t lo, int64_t hi, const std::vector<int>& slot_at, int32_t pbase,
+                 const LayerKV& kv, int koff, const AttentionShape& s, T* acc) {
+  const int hd = s.head_dim;
+  Partial st;
+  lo = std::max<int64_t>(lo, pbase);
+  hi = std::min<int64_t>(hi, pbase + int64_t(slot_at.size()));
+  for (int32_t kp = static_cast<int32_t>(lo); kp < hi; ++kp) {
+    const int slot = slot_at[kp - pbase];
+    if (slot < 0 || kp > p || (s.window > 0 && p - kp >= s.window)) continue;
+    const T* k = static_cast<const T*>(kv.k_row(slot)) + koff;
+    const T* v = static_cast<const T*>(kv.v_row(slot)) + koff;
+    const float sc = dot(k, qh, hd) * s.kq_scale;
+    float ms = 1.f, vs = 1.f;
+    if (sc > st.M) {
+      const float m_old = st.M;
+      st.M = sc;
+      ms = std::exp(m_old - st.M);
+      scale(acc, ms, hd);
+    } else {
+      vs = std::exp(sc - st.M);
+    }
+    mad(acc, v, vs, hd);
+    st.S = std::fma(st.S, ms, vs);
+  }
+  return st;
+}
+
+template <class T>
+void run(const float* q, const int32_t* qpos, int n, const LayerKV& kv, const AttentionShape& s, float* out,
+         ThreadPool& pool) {
+  const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
+  const int n_slots = kv.size();
+  const int32_t* kpos = kv.positions();
+  int32_t pmin = INT32_MAX, pmax = -1;
+  for (int j = 0; j < n_slots; ++j)
+    if (kpos[j] >= 0) pmin = std::min(pmin, kpos[j]), pmax = std::max(pmax, kpos[j]);
+  if (pmax < 0) pmin = 0;
+  std::vector<int> slot_at(size_t(pmax - pmin + 1), -1);
+  for (int j = 0; j < n_slots; ++j)
+    if (kpos[j] >= 0) slot_at[kpos[j] - pmin] = j;
+  // llama.cpp's cell count for this step (cells hold positions 0, 1, 2, ... for one sequence): at least 256,
+  // padded to 256; at 512 or more a one-row batch is split into one chunk of cells per thread.
+  const int64_t n_cells = std::max<int64_t>(256, (int64_t(pmax) + 1 + 255) / 256 * 256);
+  const int nth = std::max(1, pool.size());
+  const bool split = s.one_row_batch && n == 1 && n_cells >= 512;
+  const int64_t chunk = split ? (n_cells + nth - 1) / nth : n_cells;
+  const int n_chunks = split ? nth : 1;
+  const int64_t n_tasks = int64_t(n) * s.n_head;
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    thread_local std::vector<T> qh, acc;
+    thread_local std::vector<float> fin, part;
+    qh.resize(hd);
+    acc.resize(hd);
+    fin.resize(hd);
+    part.resize(hd);
+    for (;;) {
+      const int64_t t = next.fetch_add(1);
+      if (t >= n_tasks) break;
+      const int r = static_cast<int>(t / s.n_head), head = static_cast<int>(t % s.n_head);
+      const int g = head / group;
+      const float* qr = q + (int64_t(r) * s.n_head + head) * hd;
+      if constexpr (std::is_same_v<T, uint16_t>) kernels::fp32_to_fp16_row(qr, qh.data(), hd);
+      else std::copy_n(qr, hd, qh.data());
+      float* o = out + (int64_t(r) * s.n_head + head) * hd;
+      if (!split) {
+        std::fill(acc.begin(), acc.end(), T{});
+        const Partial st = run_keys<T>(qh.data(), qpos[r], pmin, pmax + 1, slot_at, pmin, kv, g * hd, s, acc.data());
+        const float inv = st.S == 0.f ? 0.f : 1.0f / st.S;
+        for (int d = 0; d < hd; ++d) o[d] = to_f32(acc[d]) * inv;
+        continue;
+      }
+      float M = -INFINITY, S = 0.f;
+      std::fill(fin.begin(), fin.end(), 0.f);
+      for (int c = 0; c < n_chunks; ++c) {
+        const int64_t lo = c * chunk, hi = std::min(lo + chunk, n_cells);
+        if (lo >= n_cells) continue;
+        std::fill(acc.begin(), acc.end(), T{});
+        const Partial st = run_keys<T>(qh.data(), qpos[r], lo, hi, slot_at, pmin, kv, g * hd, s, acc.data());
+        if (st.S == 0.f) continue;
+        const float m_new = std::max(M, st.M);
+        const float w_old = std::exp(M - m_new), w_new = std::exp(st.M - m_new);
+        for (int d = 0; d < hd; ++d) fin[d] = std::fma(fin[d], w_old, to_f32(acc[d]) * w_new);
+        S = std::fma(S, w_old, st.S * w_new);
+        M = m_new;
+      }
+      const float inv = S == 0.f ? 1.f : 1.0f / S;  // llama.cpp leaves an all-masked row at zero
+      for (int d = 0; d < hd; ++d) o[d] = fin[d] * inv;
+    }
+  });
+}
+
+}  // namespace compat
+
 }  // namespace
 
 void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, const AttentionShape& s, float* out,
                ThreadPool& pool) {
+  if (s.llama_compat) {
+    if (kv.type() == KVType::F16) compat::run<uint16_t>(q, qpos, n, kv, s, out, pool);
+    else compat::run<float>(q, qpos, n, kv, s, out, pool);
+    return;
+  }
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const int n_slots = kv.size();
   const int32_t* kpos = kv.positions();

@@ -13,6 +13,13 @@ struct AttentionShape {
   int n_head_kv = 0;
   int head_dim = 0;
   int window = 0;  // 0: global (causal only)
+  // llama.cpp-compatible numerics (ContextParams::llama_compat). The caller sets it only for layer calls of
+  // fewer than 64 rows, where llama.cpp's CPU flash attention takes its per-row path (q rounded to f16,
+  // f16 dot products, value accumulator rounded to f16 after every key); see docs/correctness.md.
+  bool llama_compat = false;
+  float kq_scale = 1.f;     // compat: scores are multiplied by this after the dot product (q left unscaled)
+  bool one_row_batch = false;  // compat: the layer call has a single row; llama.cpp may then split the keys
+                               // across its threads, so the result depends on pool.size() like llama.cpp's on -t
 };
 
 // q: n rows × n_head × head_dim (already normed, rotated and scaled); qpos: position of each row.

@@ -67,7 +67,7 @@ void embed_tokens(const Model& m, const int32_t* tokens, int n, float* x, Thread
 }
 
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows) {
+                   int keep_rows, bool llama_compat) {
   const ModelConfig& c = m.config();
   const LayerWeights& L = m.layer(l);
   const int n = rows.n, d = c.n_embd, hd = c.head_dim;
@@ -77,6 +77,11 @@ void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws
   const float base = swa ? c.rope_base_swa : c.rope_base;
   const float fscale = swa ? 1.0f : c.rope_freq_scale;
   const float* ff = m.rope_freqs() ? f32(m.rope_freqs()) : nullptr;
+  // llama.cpp decides its attention kernel by the batch's row count (all n rows: it selects output rows only
+  // after attention). Outside Gemma 3, which scales q itself, it multiplies the scores by the scale after the
+  // f16 dot product instead of scaling q, so compat mode leaves q unscaled there.
+  const bool compat = llama_compat && n < kLlamaCompatRows;
+  const bool scale_scores = compat && c.arch != Arch::Gemma3;
 
   // Attention block: norm → q, k, v projections.
   parallel_rows(pool, n, [&](int r) {
@@ -104,7 +109,7 @@ void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws
     ops::rope_table(cs, c.n_rot, rows.pos[r], base, fscale, ff);
     for (int h = 0; h < c.n_head; ++h) ops::rope_apply(qr + h * hd, cs, c.n_rot, c.rope_neox);
     for (int h = 0; h < c.n_head_kv; ++h) ops::rope_apply(kr + h * hd, cs, c.n_rot, c.rope_neox);
-    ops::scale_inplace(qr, c.attn_scale, qd);
+    if (!scale_scores) ops::scale_inplace(qr, c.attn_scale, qd);
   });
   for (int r = 0; r < n; ++r)
     kv.append(rows.pos[r], ws.k.data() + int64_t(r) * kvd, ws.v.data() + int64_t(r) * kvd);
@@ -112,6 +117,9 @@ void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws
   // From here on only rows whose outputs matter are computed (all of them except in the last layer).
   const int nq = keep_rows >= 0 ? keep_rows : n;
   AttentionShape shape{c.n_head, c.n_head_kv, hd, swa ? c.sliding_window : 0};
+  shape.llama_compat = compat;
+  shape.kq_scale = scale_scores ? c.attn_scale : 1.f;
+  shape.one_row_batch = n == 1;
   attention(ws.q.data(), rows.pos, nq, kv, shape, ws.att.data(), pool);
   mm(*L.wo, ws.att.data(), nq, ws.o.data(), pool);
   parallel_rows(pool, nq, [&](int r) {

@@ -36,8 +36,11 @@ void embed_tokens(const Model& m, const int32_t* tokens, int n, float* x, Thread
 // If keep_rows >= 0, only the first keep_rows rows need outputs after attention (their K/V are still stored
 // for all n rows); rows.n becomes keep_rows — used to skip work for rows whose logits are not needed in the
 // last layer.
+// llama_compat: for calls of fewer than kLlamaCompatRows rows, attention reproduces llama.cpp's CPU numerics
+// for such batches (ContextParams::llama_compat); the result then depends on the batch size.
+constexpr int kLlamaCompatRows = 64;  // llama.cpp's flash-attention query tile: smaller batches go per row
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows = -1);
+                   int keep_rows = -1, bool llama_compat = false);
 
 // Final norm + LM head for n rows of x → logits (n × n_vocab).
 void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool);

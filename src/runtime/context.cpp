@@ -24,6 +24,7 @@ struct Context::Impl {
   std::vector<int32_t> tok;
   std::vector<float> logits;
   int n_ubatch;
+  bool llama_compat = false;
   Impl(int threads) : pool(threads) {}
 };
 
@@ -34,6 +35,7 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   impl_ = std::make_unique<Impl>(std::max(1, params.n_threads));
   Impl& I = *impl_;
   I.n_ubatch = std::max(1, std::min(params.n_ubatch, n_ctx_));
+  I.llama_compat = params.llama_compat;
   const KVType kt = params.kv_f32 ? KVType::F32 : KVType::F16;
   const int kvd = c.n_head_kv * c.head_dim;
   I.kv.resize(c.n_layer);
@@ -114,7 +116,7 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
     }
     Rows rows{I.x.data(), I.pos.data(), nb};
     for (int l = 0; l < c.n_layer; ++l)
-      forward_layer(model_, l, rows, I.kv[l], I.ws, I.pool, l == c.n_layer - 1 ? n_out : -1);
+      forward_layer(model_, l, rows, I.kv[l], I.ws, I.pool, l == c.n_layer - 1 ? n_out : -1, I.llama_compat);
 
     for (int r0 = 0; r0 < n_out; r0 += kLogitRows) {
       const int nr = std::min(kLogitRows, n_out - r0);
