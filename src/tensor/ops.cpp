@@ -89,8 +89,12 @@ void geglu_tanh(const float* gate, const float* up, float* out, int n) {
   for (int i = 0; i < n; ++i) {
     const float x = gate[i];
     float g;
-    if (x <= -10.0f) g = 0.0f;
-    else if (x >= 10.0f) g = x;
+    // Below -10 the output is a plain +0 (not 0 * up, which is -0 for a negative up), as in ggml.
+    if (x <= -10.0f) {
+      out[i] = 0.0f;
+      continue;
+    }
+    if (x >= 10.0f) g = x;
     else g = kernels::fp16_to_fp32(t[kernels::fp32_to_fp16(x)]);
     out[i] = g * up[i];
   }
