@@ -41,6 +41,7 @@ int perplexity_command(const PerplexityOptions& o) {
   p.n_threads = o.common.n_threads;
   p.n_ubatch = o.common.n_ubatch;
   p.kv_f32 = o.common.kv_f32;
+  p.llama_compat = o.common.llama_compat;
   p.logits_file = o.kld_base;
   p.compare = o.kld;
   const std::string text = o.kld ? std::string() : read_file(o.file);

@@ -138,6 +138,7 @@ int run_command(const RunOptions& o) {
   cp.n_threads = o.common.n_threads;
   cp.n_ubatch = o.common.n_ubatch;
   cp.kv_f32 = o.common.kv_f32;
+  cp.llama_compat = o.common.llama_compat;
   Context ctx(*model, cp);
   const double load_ms = load_timer.ms();
   Sampler sampler(o.sampling, model->config().n_vocab);

@@ -14,6 +14,7 @@ struct CommonOptions {
   int n_threads = 2;
   int n_ubatch = 512;
   bool kv_f32 = false;
+  bool llama_compat = false;
 };
 
 struct RunOptions {

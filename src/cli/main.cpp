@@ -16,6 +16,10 @@ void add_model_options(CLI::App* cmd, CommonOptions& o) {
       ->capture_default_str()
       ->check(CLI::Range(1, 8192));
   cmd->add_flag("--kv-f32", o.kv_f32, "Keep the KV cache in F32 instead of F16");
+  cmd->add_flag("--llama-compat", o.llama_compat,
+                "Reproduce llama.cpp's batch-size-dependent attention numerics (fp16 accumulation for batches "
+                "under 64 rows, e.g. every decode step) to get its exact greedy output; default: slim's "
+                "batch-invariant f32 attention");
 }
 
 void add_sampling_options(CLI::App* cmd, SamplingParams& s) {

@@ -44,6 +44,7 @@ PerplexityResult run_perplexity(const Model& m, const std::string& text, const P
   cp.n_threads = p.n_threads;
   cp.n_ubatch = p.n_ubatch;
   cp.kv_f32 = p.kv_f32;
+  cp.llama_compat = p.llama_compat;
   Context ctx(m, cp);
   if (ctx.n_ctx() != n_ctx) throw Error("perplexity: context exceeds the model's trained length");
 

@@ -15,6 +15,7 @@ struct PerplexityParams {
   int n_threads = 2;
   int n_ubatch = 512;
   bool kv_f32 = false;
+  bool llama_compat = false;  // see ContextParams::llama_compat
   std::string logits_file;  // with compare=false: write logits here; with compare=true: the base to compare to
   bool compare = false;
   std::function<void(int chunk, int n_chunk)> on_chunk;  // after each chunk (progress / running output)
