@@ -25,13 +25,18 @@ namespace {
 
 // Scratch for quantized activations: per calling thread, grows and never shrinks, so steady-state
 // calls allocate nothing.
+struct AlignedFree {
+  // Memory from the aligned operator new[] must go back through the aligned operator delete[].
+  void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+
 struct Scratch {
-  std::unique_ptr<uint8_t[]> mem;
+  std::unique_ptr<uint8_t[], AlignedFree> mem;
   size_t cap = 0;
   uint8_t* get(size_t bytes) {
     if (bytes > cap) {
       cap = std::max(bytes, cap + cap / 2);
-      mem.reset(new (std::align_val_t(64)) uint8_t[cap]);
+      mem.reset(static_cast<uint8_t*>(::operator new[](cap, std::align_val_t(64))));
     }
     return mem.get();
   }
