@@ -50,9 +50,9 @@ TEST_P(LlamaAgreement, PerplexityKlAndTop1) {
   ASSERT_GT(s.count, 200u);
   EXPECT_NEAR(r.ppl.ppl() / ref_ppl, 1.0, 0.01) << "slim PPL " << r.ppl.ppl() << " vs llama.cpp " << ref_ppl;
   EXPECT_LT(s.kld.mean, 0.01);
-  // llama.cpp agrees with itself only to ~96-97% top-1 on these random models (near-tied logits; see
-  // docs/correctness.md), so the bar here sits at that noise floor rather than at 98%.
-  EXPECT_GE(s.same_top.mean, 0.95) << "mean KLD " << s.kld.mean;
+  // The bar. slim's prefill is bit-identical to llama.cpp's for every type but F16/BF16 (ulp-level) and
+  // Q5_K (one near-tied token in 252); the p99 KLD that remains comes from the base file's 16-bit log-probs.
+  EXPECT_GE(s.same_top.mean, 0.98) << "mean KLD " << s.kld.mean;
   std::printf("[ %s ] PPL %.4f (llama.cpp %.4f), mean KLD %.6f, p99 %.6f, top-1 %.2f%%\n", GetParam().c_str(),
               r.ppl.ppl(), ref_ppl, s.kld.mean, s.kld_p99, 100 * s.same_top.mean);
 }

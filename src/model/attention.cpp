@@ -370,6 +370,8 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
             const int head = g * group + h;
             const size_t st = size_t(r - r0) * group + h;
             scores_tile(q + (int64_t(r) * s.n_head + head) * hd, kt.data(), hd, sc.data());
+            if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
+              for (int j = 0; j < kTile; ++j) sc[j] *= s.kq_scale;
             float tmax = -INFINITY;
             for (int j = 0; j < kTile; ++j) {
               if (ts[j] < 0 || !visible(p, tp + j)) sc[j] = -INFINITY;

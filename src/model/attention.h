@@ -17,7 +17,7 @@ struct AttentionShape {
   // fewer than 64 rows, where llama.cpp's CPU flash attention takes its per-row path (q rounded to f16,
   // f16 dot products, value accumulator rounded to f16 after every key); see docs/correctness.md.
   bool llama_compat = false;
-  float kq_scale = 1.f;     // compat: scores are multiplied by this after the dot product (q left unscaled)
+  float kq_scale = 1.f;     // scores are multiplied by this after the dot product (q left unscaled)
   bool one_row_batch = false;  // compat: the layer call has a single row; llama.cpp may then split the keys
                                // across its threads, so the result depends on pool.size() like llama.cpp's on -t
 };

@@ -81,7 +81,9 @@ void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws
   // after attention). Outside Gemma 3, which scales q itself, it multiplies the scores by the scale after the
   // f16 dot product instead of scaling q, so compat mode leaves q unscaled there.
   const bool compat = llama_compat && n < kLlamaCompatRows;
-  const bool scale_scores = compat && c.arch != Arch::Gemma3;
+  // llama.cpp scales q before attention for Gemma 3 and the scores inside attention for the others; the
+  // two differ in the last bits when the scale is not a power of two (e.g. head_dim 128 or 64·k).
+  const bool scale_scores = c.arch != Arch::Gemma3;
 
   // Attention block: norm → q, k, v projections.
   parallel_rows(pool, n, [&](int r) {
