@@ -71,6 +71,7 @@ TEST_P(LlamaAgreement, GreedyContinuations) {
     EXPECT_EQ(m->tokenizer().encode(g["prompt"].get<std::string>(), true, true), prompt);
     ContextParams cp;
     cp.n_ctx = 256;
+    cp.llama_compat = true;  // short prompts: llama.cpp runs its per-row attention kernel, reproduce it
     Context ctx(*m, cp);
     std::vector<int32_t> seq = prompt;
     seq.insert(seq.end(), want.begin(), want.end());
