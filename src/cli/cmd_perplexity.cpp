@@ -2,6 +2,8 @@
 // when the model adds one), score the second half of each chunk, print running PPL per chunk and the final
 // estimate. --kl-divergence-base FILE saves logits in llama.cpp's format; adding --kl-divergence compares
 // against such a file instead (e.g. one written by llama-perplexity), printing KL divergence and top-1 agreement.
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -45,9 +47,10 @@ int perplexity_command(const PerplexityOptions& o) {
   p.logits_file = o.kld_base;
   p.compare = o.kld;
   const std::string text = o.kld ? std::string() : read_file(o.file);
-  p.on_chunk = [](int c, int n) { std::fprintf(stderr, "\rchunk %d/%d", c + 1, n); };
+  const bool tty = isatty(STDERR_FILENO);
+  p.on_chunk = [tty](int c, int n) { std::fprintf(stderr, tty ? "\rchunk %d/%d" : "chunk %d/%d\n", c + 1, n); };
   const PerplexityResult r = run_perplexity(*model, text, p);
-  std::fprintf(stderr, "\r\033[K");
+  if (tty) std::fprintf(stderr, "\r\033[K");
   std::printf("perplexity: %zu tokens, %d chunks of %d, %.1f s (%.1f tokens/s), peak RSS %.0f MiB\n", r.n_tokens,
               r.n_chunk, r.n_ctx, r.seconds, r.n_chunk * double(r.n_ctx) / r.seconds, peak_rss_mib());
   std::printf("%s\n", r.ppl.final_estimate().c_str());
