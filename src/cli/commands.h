@@ -42,6 +42,14 @@ struct PerplexityOptions {
   bool kld = false;          // --kl-divergence: compare against the base instead of writing it
 };
 
+struct BenchOptions {  // `slim bench`: comma lists as in llama-bench
+  bool selected = false, kv_f32 = false;
+  std::string model, output = "md";
+  int n_threads = 2, reps = 5, n_ubatch = 512;
+  unsigned seed = 1234;
+  std::vector<int> n_prompt{512}, n_gen{128}, n_depth{0}, ttft;
+};
+
 void add_model_options(CLI::App* cmd, CommonOptions& o);
 void add_sampling_options(CLI::App* cmd, SamplingParams& s);
 
@@ -51,5 +59,7 @@ void add_inspect_command(CLI::App& app, InspectOptions& o);
 int inspect_command(const InspectOptions& o);
 void add_perplexity_command(CLI::App& app, PerplexityOptions& o);
 int perplexity_command(const PerplexityOptions& o);
+void add_bench_command(CLI::App& app, BenchOptions& o);
+int bench_command(const BenchOptions& o);
 
 }  // namespace slim::cli

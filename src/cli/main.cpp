@@ -47,9 +47,11 @@ int main(int argc, char** argv) {
   RunOptions run;
   InspectOptions inspect;
   PerplexityOptions ppl;
+  BenchOptions bench;
   add_run_command(app, run);
   add_inspect_command(app, inspect);
   add_perplexity_command(app, ppl);
+  add_bench_command(app, bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
     if (run.selected) return run_command(run);
     if (inspect.selected) return inspect_command(inspect);
     if (ppl.selected) return perplexity_command(ppl);
+    if (bench.selected) return bench_command(bench);
   } catch (const slim::Error& e) {
     std::fprintf(stderr, "slim: error: %s\n", e.what());
     return 1;
