@@ -10,7 +10,7 @@ tools/setup.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 if [ "${SLIM_SANITIZE:-0}" = 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLIM_SANITIZE=ON -DSLIM_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan -j"$(nproc)" --target slim_tests >&2
+  cmake --build build-asan -j"$(nproc)" --target slim_tests slim >&2
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^Real/'
 fi
