@@ -141,18 +141,7 @@ class BpeTokenizer final : public VocabTokenizer {
         return;
       }
     }
-    struct Sym {
-      int prev, next;
-      uint32_t start, n;
-    };
-    std::vector<Sym> sym;
-    sym.reserve(w.size());
-    for (size_t off = 0; off < w.size();) {
-      const auto len = static_cast<uint32_t>(std::min(uni::utf8_seq_len(static_cast<uint8_t>(w[off])), w.size() - off));
-      const int idx = static_cast<int>(sym.size());
-      sym.push_back({idx - 1, off + len == w.size() ? -1 : idx + 1, static_cast<uint32_t>(off), len});
-      off += len;
-    }
+    std::vector<Symbol> sym = utf8_symbols(w);
     struct Bigram {
       int left, right;
       int32_t rank;
@@ -172,8 +161,8 @@ class BpeTokenizer final : public VocabTokenizer {
     while (!queue.empty()) {
       const Bigram bg = queue.top();
       queue.pop();
-      Sym& l = sym[bg.left];
-      Sym& r = sym[bg.right];
+      Symbol& l = sym[bg.left];
+      Symbol& r = sym[bg.right];
       if (l.n == 0 || r.n == 0 || l.n + r.n != bg.size) continue;  // stale pair
       l.n += r.n;
       r.n = 0;

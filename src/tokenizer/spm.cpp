@@ -63,18 +63,7 @@ class SpmTokenizer final : public VocabTokenizer {
     if (strips_leading_space() && after_special) put(' ');
     for (char c : frag) put(c);
 
-    struct Sym {
-      int prev, next;
-      uint32_t start, n;
-    };
-    std::vector<Sym> sym;
-    sym.reserve(s.size());
-    for (size_t off = 0; off < s.size();) {
-      const auto len = static_cast<uint32_t>(std::min(uni::utf8_seq_len(static_cast<uint8_t>(s[off])), s.size() - off));
-      const int idx = static_cast<int>(sym.size());
-      sym.push_back({idx - 1, off + len == s.size() ? -1 : idx + 1, static_cast<uint32_t>(off), len});
-      off += len;
-    }
+    std::vector<Symbol> sym = utf8_symbols(s);
 
     struct Bigram {
       int left, right;
@@ -96,8 +85,8 @@ class SpmTokenizer final : public VocabTokenizer {
     while (!queue.empty()) {
       const Bigram bg = queue.top();
       queue.pop();
-      Sym& l = sym[bg.left];
-      Sym& r = sym[bg.right];
+      Symbol& l = sym[bg.left];
+      Symbol& r = sym[bg.right];
       // Stale: one side was merged away or has grown since this pair was queued.
       if (l.n == 0 || r.n == 0 || l.n + r.n != bg.size) continue;
       l.n += r.n;

@@ -505,4 +505,16 @@ std::vector<int32_t> VocabTokenizer::encode(std::string_view text, bool add_spec
   return out;
 }
 
+std::vector<Symbol> utf8_symbols(std::string_view w) {
+  std::vector<Symbol> sym;
+  sym.reserve(w.size());
+  for (size_t off = 0; off < w.size();) {
+    const auto len = static_cast<uint32_t>(std::min(uni::utf8_seq_len(static_cast<uint8_t>(w[off])), w.size() - off));
+    const int idx = static_cast<int>(sym.size());
+    sym.push_back({idx - 1, off + len == w.size() ? -1 : idx + 1, static_cast<uint32_t>(off), len});
+    off += len;
+  }
+  return sym;
+}
+
 }  // namespace slim::tok

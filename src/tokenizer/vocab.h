@@ -130,6 +130,14 @@ class VocabTokenizer : public Tokenizer {
 };
 
 // Factories (spm.cpp, bpe.cpp).
+// One UTF-8 character of a word being merged (SPM and BPE both merge over a linked list of these).
+struct Symbol {
+  int prev, next;       // neighbours in the list, -1 at the ends
+  uint32_t start, n;    // byte range in the word
+};
+// The word split into characters (an incomplete trailing sequence becomes its own short symbol).
+std::vector<Symbol> utf8_symbols(std::string_view word);
+
 std::unique_ptr<Tokenizer> make_spm_tokenizer(const GgufFile& f);
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const GgufFile& f, const std::string& pre);
 
