@@ -32,7 +32,7 @@ namespace slim {
 namespace {
 
 constexpr int kTile = 64;  // keys per tile (llama.cpp's KV tile of the tiled path)
-constexpr int kRows = 8;   // query rows per task (shares the K/V tile conversion)
+constexpr int kRows = 16;  // query rows per task (shares the K/V tile conversion)
 
 // Sum of 16 floats in the pairwise order of a 512-bit horizontal add (halves, quarters, pairs).
 inline float sum16(const float* v) {
@@ -61,49 +61,144 @@ inline double exp_tile(float* s, float mx) {
   return sum;
 }
 
-// sc[c] = fma chain over d of q[d] * kt[d][c], c in [0, kTile): kt is the key tile transposed (hd × kTile).
-inline void scores_tile(const float* q, const float* kt, int hd, float* sc) {
+// Scores of S query states against one key tile: sc[i·kTile + c] = fma chain over d of q_i[d] · kt[d][c]
+// (kt: the key tile transposed, hd × kTile). The states share every load of the tile; each score is still
+// one sequential chain over d starting from 0.
+template <int S>
+inline void scores_tile(const float* const* q, const float* kt, int hd, float* sc) {
 #if defined(__AVX512F__)
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m512 a[S][4];
+  for (int i = 0; i < S; ++i)
+    for (int c = 0; c < 4; ++c) a[i][c] = _mm512_setzero_ps();
   for (int d = 0; d < hd; ++d) {
-    const __m512 qd = _mm512_set1_ps(q[d]);
-    const float* k = kt + d * kTile;
-    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(k), qd, a0);
-    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(k + 16), qd, a1);
-    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(k + 32), qd, a2);
-    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(k + 48), qd, a3);
+    const float* k = kt + size_t(d) * kTile;
+    const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
+                 k3 = _mm512_loadu_ps(k + 48);
+    for (int i = 0; i < S; ++i) {
+      const __m512 qd = _mm512_set1_ps(q[i][d]);
+      a[i][0] = _mm512_fmadd_ps(k0, qd, a[i][0]);
+      a[i][1] = _mm512_fmadd_ps(k1, qd, a[i][1]);
+      a[i][2] = _mm512_fmadd_ps(k2, qd, a[i][2]);
+      a[i][3] = _mm512_fmadd_ps(k3, qd, a[i][3]);
+    }
   }
-  _mm512_storeu_ps(sc, a0);
-  _mm512_storeu_ps(sc + 16, a1);
-  _mm512_storeu_ps(sc + 32, a2);
-  _mm512_storeu_ps(sc + 48, a3);
+  for (int i = 0; i < S; ++i)
+    for (int c = 0; c < 4; ++c) _mm512_storeu_ps(sc + i * kTile + 16 * c, a[i][c]);
 #else
-  for (int c = 0; c < kTile; ++c) sc[c] = 0.f;
-  for (int d = 0; d < hd; ++d)
-    for (int c = 0; c < kTile; ++c) sc[c] = std::fma(q[d], kt[d * kTile + c], sc[c]);
+  for (int i = 0; i < S; ++i) {
+    float* si = sc + i * kTile;
+    for (int c = 0; c < kTile; ++c) si[c] = 0.f;
+    for (int d = 0; d < hd; ++d)
+      for (int c = 0; c < kTile; ++c) si[c] = std::fma(q[i][d], kt[d * kTile + c], si[c]);
+  }
 #endif
 }
 
-// acc[d] = fma chain over j of p[j] * v[j][d] (v: kTile × hd, row-major).
-inline void accumulate_tile(float* acc, const float* p, const float* v, int hd) {
+// acc_i[d] = fma chain over j of p_i[j] · v[j][d] (v: kTile × hd, row-major) for S states sharing the V
+// loads. Blocks of NB 16-lane columns keep S·NB independent chains in flight (one chain per column would
+// wait on the FMA latency); each element's chain over j is unchanged.
+template <int S>
+inline void accumulate_tile(float* const* acc, const float* const* p, const float* v, int hd) {
   int d = 0;
 #if defined(__AVX512F__)
-  for (; d + 16 <= hd; d += 16) {
-    __m512 a = _mm512_loadu_ps(acc + d);
-    for (int j = 0; j < kTile; ++j) a = _mm512_fmadd_ps(_mm512_loadu_ps(v + j * hd + d), _mm512_set1_ps(p[j]), a);
-    _mm512_storeu_ps(acc + d, a);
+  constexpr int NB = S >= 4 ? 4 : 8;
+  for (; d + 16 * NB <= hd; d += 16 * NB) {
+    __m512 a[S][NB];
+    for (int i = 0; i < S; ++i)
+      for (int b = 0; b < NB; ++b) a[i][b] = _mm512_loadu_ps(acc[i] + d + 16 * b);
+    for (int j = 0; j < kTile; ++j) {
+      __m512 pj[S];
+      for (int i = 0; i < S; ++i) pj[i] = _mm512_set1_ps(p[i][j]);
+      const float* vj = v + size_t(j) * hd + d;
+      for (int b = 0; b < NB; ++b) {
+        const __m512 x = _mm512_loadu_ps(vj + 16 * b);
+        for (int i = 0; i < S; ++i) a[i][b] = _mm512_fmadd_ps(x, pj[i], a[i][b]);
+      }
+    }
+    for (int i = 0; i < S; ++i)
+      for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc[i] + d + 16 * b, a[i][b]);
   }
+  for (; d + 16 <= hd; d += 16)
+    for (int i = 0; i < S; ++i) {
+      __m512 a = _mm512_loadu_ps(acc[i] + d);
+      for (int j = 0; j < kTile; ++j)
+        a = _mm512_fmadd_ps(_mm512_loadu_ps(v + j * hd + d), _mm512_set1_ps(p[i][j]), a);
+      _mm512_storeu_ps(acc[i] + d, a);
+    }
 #endif
-  for (; d < hd; ++d) {
-    float a = acc[d];
-    for (int j = 0; j < kTile; ++j) a = std::fma(p[j], v[j * hd + d], a);
-    acc[d] = a;
-  }
+  for (int i = 0; i < S; ++i)
+    for (int e = d; e < hd; ++e) {
+      float a = acc[i][e];
+      for (int j = 0; j < kTile; ++j) a = std::fma(p[i][j], v[j * hd + e], a);
+      acc[i][e] = a;
+    }
 }
 
 inline void load_row(bool f16, const void* base, int off, int hd, float* dst) {
   if (f16) kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(base) + off, dst, hd);
   else std::copy_n(static_cast<const float*>(base) + off, hd, dst);
+}
+
+#if defined(__AVX512F__)
+// In-register transpose of a 16 × 16 float block: r[i] holds row i on entry, column i on exit.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);  // per 128-bit lane: a0 b0 a1 b1
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3
+  }
+  for (int i = 0; i < 16; i += 4) {  // u[i + k], lane L: column 4L + k of rows i..i+3
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512 e0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88), e1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+    const __m512 o0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD), o1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+    r[k] = _mm512_shuffle_f32x4(e0, e1, 0x88);
+    r[8 + k] = _mm512_shuffle_f32x4(e0, e1, 0xDD);
+    r[4 + k] = _mm512_shuffle_f32x4(o0, o1, 0x88);
+    r[12 + k] = _mm512_shuffle_f32x4(o0, o1, 0xDD);
+  }
+}
+#endif
+
+// Converts the key tile with slots ts[0..kTile) (-1: absent, zeros) of kv head offset off into kt
+// (transposed, hd × kTile) and the value tile into vt (kTile × hd), both f32. Pure data movement.
+inline void load_tile(const LayerKV& kv, bool f16, const int* ts, int off, int hd, float* kt, float* vt,
+                      float* krow) {
+  for (int j = 0; j < kTile; ++j) {
+    if (ts[j] >= 0) load_row(f16, kv.v_row(ts[j]), off, hd, vt + size_t(j) * hd);
+    else std::fill(vt + size_t(j) * hd, vt + size_t(j + 1) * hd, 0.f);
+  }
+#if defined(__AVX512F__)
+  if (hd % 16 == 0) {
+    for (int jb = 0; jb < kTile; jb += 16)
+      for (int db = 0; db < hd; db += 16) {
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) {
+          const int slot = ts[jb + i];
+          if (slot < 0) r[i] = _mm512_setzero_ps();
+          else if (f16)
+            r[i] = _mm512_cvtph_ps(_mm256_loadu_si256(
+                reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(kv.k_row(slot)) + off + db)));
+          else r[i] = _mm512_loadu_ps(static_cast<const float*>(kv.k_row(slot)) + off + db);
+        }
+        transpose16(r);
+        for (int i = 0; i < 16; ++i) _mm512_storeu_ps(kt + size_t(db + i) * kTile + jb, r[i]);
+      }
+    return;
+  }
+#endif
+  for (int j = 0; j < kTile; ++j) {
+    if (ts[j] >= 0) {
+      load_row(f16, kv.k_row(ts[j]), off, hd, krow);
+      for (int d = 0; d < hd; ++d) kt[size_t(d) * kTile + j] = krow[d];
+    } else {
+      for (int d = 0; d < hd; ++d) kt[size_t(d) * kTile + j] = 0.f;
+    }
+  }
 }
 
 
@@ -318,87 +413,111 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   std::vector<int> slot_at(size_t(n_tiles) * kTile, -1);
   for (int j = 0; j < n_slots; ++j)
     if (kpos[j] >= 0) slot_at[kpos[j] - p0] = j;
+  // A task is a block of kRows rows × gh heads of one kv group, sharing each converted K/V tile. Every
+  // (row, head) keeps its own softmax state, so how heads are grouped into tasks does not change any bit;
+  // with few row blocks (decode) the group's heads are split so that every thread gets work.
   const int n_blocks = (n + kRows - 1) / kRows;
-  const int64_t n_tasks = int64_t(n_blocks) * s.n_head_kv;
+  const int nth = std::max(1, pool.size());
+  int n_split = 1;
+  while (int64_t(n_blocks) * s.n_head_kv * n_split < nth && n_split < group) {
+    ++n_split;
+    while (group % n_split != 0) ++n_split;
+  }
+  const int gh = group / n_split;
+  const int64_t n_tasks = int64_t(n_blocks) * s.n_head_kv * n_split;
   const bool f16 = kv.type() == KVType::F16;
   std::atomic<int64_t> next{0};
   pool.run([&](int, int) {
     // Per-thread scratch: one K tile (transposed) and V tile in f32, the block's scores, and its running
     // softmax state (max, sum, accumulator) per (row, head).
     thread_local std::vector<float> kt, vt, sc, acc, mx, sum, krow;
+    const size_t states = size_t(kRows) * gh;
     kt.resize(size_t(hd) * kTile);
     vt.resize(size_t(kTile) * hd);
-    sc.resize(kTile);
+    sc.resize(states * kTile);
     krow.resize(hd);
-    const size_t states = size_t(kRows) * group;
     acc.resize(states * hd);
     mx.resize(states);
     sum.resize(states);
+    const float* qp[kRows * 64];
+    float* ap[kRows * 64];
+    const float* pp[kRows * 64];
+    std::vector<const float*> qv, pv;
+    std::vector<float*> av;
+    const float** qs = qp;
+    float** as = ap;
+    const float** ps = pp;
+    if (states > size_t(kRows) * 64) {  // unusually many heads per kv head
+      qv.resize(states), pv.resize(states), av.resize(states);
+      qs = qv.data(), as = av.data(), ps = pv.data();
+    }
     for (;;) {
       const int64_t t = next.fetch_add(1);
       if (t >= n_tasks) break;
-      const int g = static_cast<int>(t % s.n_head_kv);
-      const int r0 = static_cast<int>(t / s.n_head_kv) * kRows, r1 = std::min(n, r0 + kRows);
-      const int nr = r1 - r0;
-      std::fill(acc.begin(), acc.begin() + size_t(nr) * group * hd, 0.f);
-      std::fill(mx.begin(), mx.begin() + size_t(nr) * group, -INFINITY);
-      std::fill(sum.begin(), sum.begin() + size_t(nr) * group, 0.f);
+      const int gs = static_cast<int>(t % (int64_t(s.n_head_kv) * n_split));
+      const int g = gs / n_split, h0 = g * group + (gs % n_split) * gh;  // kv head, first query head
+      const int r0 = static_cast<int>(t / (int64_t(s.n_head_kv) * n_split)) * kRows, r1 = std::min(n, r0 + kRows);
+      const int nr = r1 - r0, ns = nr * gh;
+      std::fill(acc.begin(), acc.begin() + size_t(ns) * hd, 0.f);
+      std::fill(mx.begin(), mx.begin() + ns, -INFINITY);
+      std::fill(sum.begin(), sum.begin() + ns, 0.f);
+      for (int st = 0; st < ns; ++st) qs[st] = q + (int64_t(r0 + st / gh) * s.n_head + h0 + st % gh) * hd;
       auto visible = [&](int32_t p, int32_t kp) {
         return kp >= 0 && kp <= p && !(s.window > 0 && p - kp >= s.window);
       };
       for (int tile = 0; tile < n_tiles; ++tile) {
         const int* ts = slot_at.data() + size_t(tile) * kTile;
         const int32_t tp = p0 + tile * kTile;  // position of entry 0
+        // Any stored key of this tile visible to a row of the block? (positions in [lo, hi] are visible)
         bool any = false;
-        for (int r = r0; r < r1 && !any; ++r)
-          for (int j = 0; j < kTile && !any; ++j) any = ts[j] >= 0 && visible(qpos[r], tp + j);
+        for (int r = r0; r < r1 && !any; ++r) {
+          const int32_t p = qpos[r];
+          int32_t lo = std::max(tp, 0), hi = std::min(p, tp + kTile - 1);
+          if (s.window > 0) lo = std::max(lo, p - s.window + 1);
+          for (int32_t kp = lo; kp <= hi && !any; ++kp) any = ts[kp - tp] >= 0;
+        }
         if (!any) continue;
         // Convert the tile once for the whole block; absent keys are zero (their weight is zero).
-        for (int j = 0; j < kTile; ++j) {
-          if (ts[j] >= 0) {
-            load_row(f16, kv.k_row(ts[j]), g * hd, hd, krow.data());
-            for (int d = 0; d < hd; ++d) kt[size_t(d) * kTile + j] = krow[d];
-            load_row(f16, kv.v_row(ts[j]), g * hd, hd, vt.data() + size_t(j) * hd);
-          } else {
-            for (int d = 0; d < hd; ++d) kt[size_t(d) * kTile + j] = 0.f;
-            std::fill(vt.begin() + size_t(j) * hd, vt.begin() + size_t(j + 1) * hd, 0.f);
+        load_tile(kv, f16, ts, g * hd, hd, kt.data(), vt.data(), krow.data());
+        int st = 0;
+        for (; st + 4 <= ns; st += 4) scores_tile<4>(qs + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+        for (; st < ns; ++st) scores_tile<1>(qs + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+        int na = 0;  // states with a visible key in this tile
+        for (st = 0; st < ns; ++st) {
+          const int32_t p = qpos[r0 + st / gh];
+          float* si = sc.data() + size_t(st) * kTile;
+          if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
+            for (int j = 0; j < kTile; ++j) si[j] *= s.kq_scale;
+          float tmax = -INFINITY;
+          for (int j = 0; j < kTile; ++j) {
+            if (ts[j] < 0 || !visible(p, tp + j)) si[j] = -INFINITY;
+            tmax = std::max(tmax, si[j]);
           }
-        }
-        for (int r = r0; r < r1; ++r) {
-          const int32_t p = qpos[r];
-          for (int h = 0; h < group; ++h) {
-            const int head = g * group + h;
-            const size_t st = size_t(r - r0) * group + h;
-            scores_tile(q + (int64_t(r) * s.n_head + head) * hd, kt.data(), hd, sc.data());
-            if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
-              for (int j = 0; j < kTile; ++j) sc[j] *= s.kq_scale;
-            float tmax = -INFINITY;
-            for (int j = 0; j < kTile; ++j) {
-              if (ts[j] < 0 || !visible(p, tp + j)) sc[j] = -INFINITY;
-              tmax = std::max(tmax, sc[j]);
-            }
-            if (tmax == -INFINITY) continue;  // nothing visible for this row in this tile
-            float* a = acc.data() + st * hd;
-            const float m_new = std::max(mx[st], tmax);
-            if (m_new > mx[st]) {
-              const float ms = std::exp(mx[st] - m_new);
-              for (int d = 0; d < hd; ++d) a[d] *= ms;
-              sum[st] *= ms;
-            }
-            mx[st] = m_new;
-            sum[st] = static_cast<float>(static_cast<double>(sum[st]) + exp_tile(sc.data(), m_new));
-            accumulate_tile(a, sc.data(), vt.data(), hd);
+          if (tmax == -INFINITY) continue;  // nothing visible for this row in this tile
+          float* a = acc.data() + size_t(st) * hd;
+          const float m_new = std::max(mx[st], tmax);
+          if (m_new > mx[st]) {
+            const float ms = std::exp(mx[st] - m_new);
+            for (int d = 0; d < hd; ++d) a[d] *= ms;
+            sum[st] *= ms;
           }
+          mx[st] = m_new;
+          sum[st] = static_cast<float>(static_cast<double>(sum[st]) + exp_tile(si, m_new));
+          as[na] = a;
+          ps[na] = si;
+          ++na;
         }
+        int i = 0;
+        for (; i + 4 <= na; i += 4) accumulate_tile<4>(as + i, ps + i, vt.data(), hd);
+        for (; i + 2 <= na; i += 2) accumulate_tile<2>(as + i, ps + i, vt.data(), hd);
+        for (; i < na; ++i) accumulate_tile<1>(as + i, ps + i, vt.data(), hd);
       }
-      for (int r = r0; r < r1; ++r)
-        for (int h = 0; h < group; ++h) {
-          const size_t st = size_t(r - r0) * group + h;
-          const float inv = sum[st] == 0.f ? 0.f : 1.0f / sum[st];
-          const float* a = acc.data() + st * hd;
-          float* o = out + (int64_t(r) * s.n_head + g * group + h) * hd;
-          for (int d = 0; d < hd; ++d) o[d] = a[d] * inv;
-        }
+      for (int st = 0; st < ns; ++st) {
+        const float inv = sum[st] == 0.f ? 0.f : 1.0f / sum[st];
+        const float* a = acc.data() + size_t(st) * hd;
+        float* o = out + (int64_t(r0 + st / gh) * s.n_head + h0 + st % gh) * hd;
+        for (int d = 0; d < hd; ++d) o[d] = a[d] * inv;
+      }
     }
   });
 }
