@@ -50,7 +50,7 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   I.x.resize(size_t(I.n_ubatch) * c.n_embd);
   I.pos.resize(I.n_ubatch);
   I.tok.resize(I.n_ubatch);
-  I.logits.resize(size_t(kLogitRows) * c.n_vocab);
+  I.logits.resize(size_t(c.n_vocab));  // one row; grown to kLogitRows rows only if all logits are asked for
   last_logits_.resize(c.n_vocab);
 }
 
@@ -100,6 +100,8 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
       throw Error("context: token id " + std::to_string(tokens[i]) + " out of range [0, " +
                   std::to_string(c.n_vocab) + ")");
 
+  if (all_logits && I.logits.size() < size_t(kLogitRows) * c.n_vocab)
+    I.logits.resize(size_t(kLogitRows) * c.n_vocab);  // 64 MiB for a 262k vocabulary: only when needed
   for (int done = 0; done < n;) {
     const int nb = std::min(I.n_ubatch, n - done);
     const bool last_batch = done + nb == n;
