@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "slim/model.h"
+#include "slim/prune.h"
 
 namespace slim {
 
@@ -23,6 +25,37 @@ struct ContextParams {
   // decoding follows llama.cpp (same -t) token for token. Off by default because slim's default is
   // batch-invariant f32 accumulation, which token pruning relies on.
   bool llama_compat = false;
+
+  // Token pruning (include/slim/prune.h); disabled by default. resolve_prune_defaults() is applied.
+  PruneConfig prune;
+  // KV-cache tiers: 0 keeps every KV block in RAM; otherwise at most this many bytes of KV blocks stay in
+  // RAM and the rest live in a file under kv_cold_dir (default $TMPDIR or /tmp), prefetched a layer ahead.
+  size_t kv_budget = 0;
+  std::string kv_cold_dir;
+};
+
+// What pruning did in the last eval() call that pruned (see Context::prune_stats()).
+struct PruneStats {
+  bool active = false;             // false: the last prompt ran dense
+  int prompt_tokens = 0;           // tokens of that eval() call
+  std::vector<int> rows_per_layer; // prompt rows computed at each layer
+  size_t kv_bytes = 0;             // KV bytes stored for the whole sequence after that call
+  size_t kv_bytes_dense = 0;       // what a dense run would store
+  double probe_seconds = 0;        // time spent scoring tokens
+};
+
+// The KV manager's counters since the context was made (all zero with an unlimited budget).
+struct KVManagerStats {
+  size_t budget_bytes = 0;         // 0: unlimited
+  size_t block_bytes = 0;          // bytes per block (K and V, one layer)
+  size_t hot_bytes_peak = 0;       // most KV bytes held in RAM at once
+  size_t cold_bytes = 0;           // bytes currently in the cold file
+  uint64_t bytes_offloaded = 0;    // written to the cold tier
+  uint64_t bytes_fetched = 0;      // read back from it
+  uint64_t blocks_prefetched = 0;  // fetched ahead by the background thread
+  uint64_t prefetch_hits = 0;      // blocks already resident when their layer needed them
+  uint64_t prefetch_misses = 0;    // blocks a layer had to wait for
+  double stall_seconds = 0;        // compute time spent waiting for blocks
 };
 
 // Called with (index of the token within this eval call, its logits[n_vocab]).
@@ -50,6 +83,13 @@ class Context {
   bool truncate(int n);
   size_t kv_bytes_used() const;
   size_t kv_bytes_reserved() const;
+  // KV bytes a dense run of the current sequence would store (the baseline for pruning's KV saving).
+  size_t kv_bytes_dense() const;
+  // Positions whose K/V layer `layer` holds, ascending (pruned tokens are absent in deeper layers).
+  std::vector<int32_t> layer_positions(int layer) const;
+  const PruneStats& prune_stats() const;
+  KVManagerStats kv_stats() const;
+  const PruneConfig& prune_config() const;
   const Model& model() const { return model_; }
 
  private:

@@ -1,0 +1,55 @@
+// Token-pruning configuration shared by the CLI, the evaluation suite and the runtime.
+// A configuration is written as a spec string: METHOD[:key=value,key=value...], list values joined by '/':
+//   dense
+//   sliminfer                                  (the model's default schedule)
+//   sliminfer:layers=2/5/11,keep=0.5/0.3/0.2,unit=16,window=32
+//   lazyllm:rates=0/0/0.1/...
+//   random:drop=0.5,layer=0,seed=1             (test only: deliberately bad, for checking the metrics)
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace slim {
+
+struct ModelConfig;
+
+enum class PruneMethod { None, SlimInfer, LazyLLM, Random };
+
+struct PruneConfig {
+  PruneMethod method = PruneMethod::None;
+
+  // --- SlimInfer (block-wise hidden-state pruning in prefill) ---
+  int unit = 16;             // tokens per pruning unit (the selection atom)
+  int block = 128;           // rows per KV block (the storage / transfer atom)
+  int window = 32;           // W: last prompt tokens whose queries score the others; always kept
+  std::vector<int> layers;   // prune after these layers (ascending); empty = the model's default schedule
+  std::vector<float> keep;   // cumulative fraction of prompt units kept after each pruning layer
+  int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
+  bool rescore = false;      // decode: re-score stored units at each step (option B); default frozen sets
+
+  // --- LazyLLM (progressive, revivable pruning in prefill and decode) ---
+  std::vector<float> rates;  // per layer: fraction of the present tokens pruned there; empty = model default
+
+  // --- Random (test only) ---
+  float drop = 0.5f;         // fraction of prompt tokens dropped
+  int drop_layer = 0;        // after this layer
+  uint64_t seed = 1;
+
+  bool enabled() const { return method != PruneMethod::None; }
+};
+
+// Parses a spec string (see above); throws slim::Error with a message naming the bad key or value.
+PruneConfig parse_prune_spec(std::string_view spec);
+// Applies one "key=value" option (as from --prune-opt or a --prune-config file line) to cfg.
+void apply_prune_option(PruneConfig& cfg, std::string_view key_value);
+// Reads a --prune-config file: one key=value per line ('#' comments); "method=NAME" selects the method.
+PruneConfig load_prune_config(const std::string& path, PruneConfig base = {});
+// Canonical spec string (round-trips through parse_prune_spec); "dense" when disabled.
+std::string to_string(const PruneConfig& cfg);
+// Fills unset schedule fields with the per-model defaults (docs/pruning.md) and validates against the model;
+// throws slim::Error when a layer index or ratio is out of range.
+void resolve_prune_defaults(PruneConfig& cfg, const ModelConfig& model);
+
+}  // namespace slim

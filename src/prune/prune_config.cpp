@@ -1,0 +1,206 @@
+// Parsing and per-model defaults of PruneConfig (include/slim/prune.h).
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "slim/error.h"
+#include "slim/model.h"
+#include "slim/prune.h"
+
+namespace slim {
+
+namespace {
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(trim(s.substr(b, i - b)));
+      b = i + 1;
+    }
+  return out;
+}
+
+double to_number(const std::string& key, const std::string& v) {
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (v.empty() || used != v.size() || !std::isfinite(x))
+    throw Error("prune: option '" + key + "' wants a number, got '" + v + "'");
+  return x;
+}
+
+int to_int(const std::string& key, const std::string& v) {
+  const double x = to_number(key, v);
+  if (x != std::floor(x) || x < -1e9 || x > 1e9) throw Error("prune: option '" + key + "' wants an integer, got '" + v + "'");
+  return static_cast<int>(x);
+}
+
+template <class T, class F>
+std::vector<T> to_list(const std::string& key, const std::string& v, F conv) {
+  std::vector<T> out;
+  if (v.empty()) return out;
+  for (const std::string& item : split(v, '/')) out.push_back(static_cast<T>(conv(key, item)));
+  return out;
+}
+
+PruneMethod method_from_name(const std::string& name) {
+  if (name == "dense" || name == "none" || name == "off") return PruneMethod::None;
+  if (name == "sliminfer") return PruneMethod::SlimInfer;
+  if (name == "lazyllm") return PruneMethod::LazyLLM;
+  if (name == "random") return PruneMethod::Random;
+  throw Error("prune: unknown method '" + name + "' (choose dense, sliminfer, lazyllm or random)");
+}
+
+const char* method_name(PruneMethod m) {
+  switch (m) {
+    case PruneMethod::None: return "dense";
+    case PruneMethod::SlimInfer: return "sliminfer";
+    case PruneMethod::LazyLLM: return "lazyllm";
+    case PruneMethod::Random: return "random";
+  }
+  return "dense";
+}
+
+template <class T>
+std::string join(const std::vector<T>& v) {
+  std::ostringstream os;
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? "/" : "") << v[i];
+  return os.str();
+}
+
+}  // namespace
+
+void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
+  const size_t eq = key_value.find('=');
+  if (eq == std::string_view::npos)
+    throw Error("prune: option '" + std::string(key_value) + "' is not of the form key=value");
+  const std::string key = trim(key_value.substr(0, eq)), v = trim(key_value.substr(eq + 1));
+  if (key == "method") cfg.method = method_from_name(v);
+  else if (key == "unit") cfg.unit = to_int(key, v);
+  else if (key == "block") cfg.block = to_int(key, v);
+  else if (key == "window") cfg.window = to_int(key, v);
+  else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
+  else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
+  else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
+  else if (key == "rescore") cfg.rescore = to_int(key, v) != 0;
+  else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
+  else if (key == "drop") cfg.drop = static_cast<float>(to_number(key, v));
+  else if (key == "layer") cfg.drop_layer = to_int(key, v);
+  else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
+  else
+    throw Error("prune: unknown option '" + key +
+                "' (known: method unit block window layers keep min_tokens rescore rates drop layer seed)");
+  if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0)
+    throw Error("prune: unit, block and window must be positive");
+  if (cfg.block % cfg.unit != 0) throw Error("prune: block must be a multiple of unit");
+  for (float k : cfg.keep)
+    if (!(k > 0.f && k <= 1.f)) throw Error("prune: keep ratios must be in (0, 1]");
+  for (float r : cfg.rates)
+    if (!(r >= 0.f && r < 1.f)) throw Error("prune: rates must be in [0, 1)");
+  if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
+}
+
+PruneConfig parse_prune_spec(std::string_view spec) {
+  PruneConfig cfg;
+  const size_t colon = spec.find(':');
+  cfg.method = method_from_name(trim(spec.substr(0, colon)));
+  if (colon != std::string_view::npos)
+    for (const std::string& kv : split(spec.substr(colon + 1), ','))
+      if (!kv.empty()) apply_prune_option(cfg, kv);
+  return cfg;
+}
+
+PruneConfig load_prune_config(const std::string& path, PruneConfig base) {
+  std::ifstream in(path);
+  if (!in) throw Error("prune: cannot open config file '" + path + "'");
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    const size_t hash = line.find('#');
+    const std::string t = trim(std::string_view(line).substr(0, hash));
+    if (t.empty()) continue;
+    try {
+      apply_prune_option(base, t);
+    } catch (const Error& e) {
+      throw Error(path + ":" + std::to_string(lineno) + ": " + e.what());
+    }
+  }
+  return base;
+}
+
+std::string to_string(const PruneConfig& c) {
+  std::ostringstream os;
+  os << method_name(c.method);
+  switch (c.method) {
+    case PruneMethod::None: break;
+    case PruneMethod::SlimInfer:
+      os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
+         << ",window=" << c.window << ",min_tokens=" << c.min_tokens << ",rescore=" << (c.rescore ? 1 : 0);
+      break;
+    case PruneMethod::LazyLLM:
+      os << ":rates=" << join(c.rates) << ",min_tokens=" << c.min_tokens;
+      break;
+    case PruneMethod::Random:
+      os << ":drop=" << c.drop << ",layer=" << c.drop_layer << ",seed=" << c.seed << ",min_tokens=" << c.min_tokens;
+      break;
+  }
+  return os.str();
+}
+
+void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
+  const int L = m.n_layer;
+  if (c.method == PruneMethod::SlimInfer) {
+    if (c.layers.empty()) {
+      // Defaults chosen with `slim eval` sweeps (docs/pruning.md). Prune early enough that the linear work
+      // shrinks, late enough that information has spread into the kept tokens.
+      if (m.arch == Arch::Gemma3) {
+        c.layers = {2, 5, 11};
+        c.keep = {0.5f, 0.3f, 0.2f};
+      } else {
+        // Scale the paper-derived 32-layer schedule {8,12,16,20,24} to L layers, starting earlier.
+        const int base[] = {5, 9, 13, 17, 21};
+        c.layers.clear();
+        for (int b : base) c.layers.push_back(std::max(1, std::min(L - 2, b * L / 32)));
+        c.keep = {0.6f, 0.45f, 0.35f, 0.25f, 0.2f};
+      }
+    }
+    if (c.keep.size() != c.layers.size())
+      throw Error("prune: " + std::to_string(c.layers.size()) + " pruning layers but " +
+                  std::to_string(c.keep.size()) + " keep ratios");
+    for (size_t i = 0; i < c.layers.size(); ++i) {
+      if (c.layers[i] < 0 || c.layers[i] >= L - 1)
+        throw Error("prune: pruning layer " + std::to_string(c.layers[i]) + " out of range [0, " +
+                    std::to_string(L - 2) + "] for this " + std::to_string(L) + "-layer model");
+      if (i && (c.layers[i] <= c.layers[i - 1] || c.keep[i] > c.keep[i - 1]))
+        throw Error("prune: layers must ascend and keep ratios must not increase");
+    }
+  } else if (c.method == PruneMethod::LazyLLM) {
+    if (c.rates.empty()) {
+      c.rates.assign(L, 0.f);
+      for (int l = L / 4; l < L - 1; ++l) c.rates[l] = 0.1f;
+    }
+    if (static_cast<int>(c.rates.size()) != L)
+      throw Error("prune: lazyllm wants " + std::to_string(L) + " rates (one per layer), got " +
+                  std::to_string(c.rates.size()));
+  } else if (c.method == PruneMethod::Random) {
+    if (c.drop_layer < 0 || c.drop_layer >= L - 1)
+      throw Error("prune: random drop layer out of range [0, " + std::to_string(L - 2) + "]");
+  }
+}
+
+}  // namespace slim
