@@ -39,6 +39,8 @@ struct GenOptions {
   bool query_first_variants = false;  // also emit query-first prompts
   uint64_t seed = 42;
   std::string text_dir;             // where the haystack sources were installed (tools/setup.sh); "" = default
+  std::string prose = "austen";     // prose haystack: "austen" (ships in tests/data) or "pg" (Paul Graham
+                                    // essays, models/texts/PaulGrahamEssays after tools/setup.sh)
 };
 
 // Names of all tasks, in a fixed order.
@@ -53,5 +55,7 @@ std::vector<Sample> read_jsonl(std::istream& in);
 
 // Score of a model's answer text in [0, 100], as RULER / LongBench score the sample's metric.
 double score(const Sample& s, const std::string& prediction);
+// The same for a metric name and gold answers; throws slim::Error for an unknown metric.
+double score_metric(const std::string& metric, const std::vector<std::string>& answers, const std::string& prediction);
 
 }  // namespace slim::eval
