@@ -93,6 +93,7 @@ class Context {
   const Model& model() const { return model_; }
 
  private:
+  void eval_pruned(const int32_t* tokens, int n, const ProgressCallback* progress);
   struct Impl;
   const Model& model_;
   int n_ctx_;

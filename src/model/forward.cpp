@@ -67,7 +67,7 @@ void embed_tokens(const Model& m, const int32_t* tokens, int n, float* x, Thread
 }
 
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows, bool llama_compat) {
+                   int keep_rows, bool llama_compat, LayerTap* tap) {
   const ModelConfig& c = m.config();
   const LayerWeights& L = m.layer(l);
   const int n = rows.n, d = c.n_embd, hd = c.head_dim;
@@ -113,6 +113,7 @@ void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws
     for (int h = 0; h < c.n_head_kv; ++h) ops::rope_apply(kr + h * hd, cs, c.n_rot, c.rope_neox);
     if (!scale_scores) ops::scale_inplace(qr, c.attn_scale, qd);
   });
+  if (tap) tap->on_qk(ws.q.data(), ws.k.data(), rows.pos, n);
   for (int r = 0; r < n; ++r)
     kv.append(rows.pos[r], ws.k.data() + int64_t(r) * kvd, ws.v.data() + int64_t(r) * kvd);
 

@@ -39,8 +39,17 @@ void embed_tokens(const Model& m, const int32_t* tokens, int n, float* x, Thread
 // llama_compat: for calls of fewer than kLlamaCompatRows rows, attention reproduces llama.cpp's CPU numerics
 // for such batches (ContextParams::llama_compat); the result then depends on the batch size.
 constexpr int kLlamaCompatRows = 64;  // llama.cpp's flash-attention query tile: smaller batches go per row
+
+// Sees each call's queries and keys after RoPE (q: n × n_head × head_dim, already scaled for Gemma 3;
+// k: n × n_head_kv × head_dim, f32 before the cache rounds it). Pruning probes use it to score tokens with
+// the layer's own attention without materialising the main kernel's probabilities.
+struct LayerTap {
+  virtual ~LayerTap() = default;
+  virtual void on_qk(const float* q, const float* k, const int32_t* pos, int n) = 0;
+};
+
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows = -1, bool llama_compat = false);
+                   int keep_rows = -1, bool llama_compat = false, LayerTap* tap = nullptr);
 
 // Final norm + LM head for n rows of x → logits (n × n_vocab).
 void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool);

@@ -174,9 +174,14 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
       } else {
         // Scale the paper-derived 32-layer schedule {8,12,16,20,24} to L layers, starting earlier.
         const int base[] = {5, 9, 13, 17, 21};
+        const float keep[] = {0.6f, 0.45f, 0.35f, 0.25f, 0.2f};
         c.layers.clear();
-        for (int b : base) c.layers.push_back(std::max(1, std::min(L - 2, b * L / 32)));
-        c.keep = {0.6f, 0.45f, 0.35f, 0.25f, 0.2f};
+        c.keep.clear();
+        for (int i = 0; i < 5; ++i) {
+          const int l = std::max(0, std::min(L - 2, base[i] * L / 32));
+          if (!c.layers.empty() && c.layers.back() == l) c.keep.back() = keep[i];  // shallow models: merge
+          else c.layers.push_back(l), c.keep.push_back(keep[i]);
+        }
       }
     }
     if (c.keep.size() != c.layers.size())

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <chrono>
 #include <string>
 
 #include "kv/kv_cache.h"
 #include "model/forward.h"
+#include "prune/policy.h"
+#include "prune/probe.h"
 #include "runtime/thread_pool.h"
 #include "slim/error.h"
 
@@ -25,6 +28,13 @@ struct Context::Impl {
   std::vector<float> logits;
   int n_ubatch;
   bool llama_compat = false;
+  size_t kv_row_bytes = 0;  // bytes of one token's K (or V) in one layer
+  // Pruning: the policy, and the whole prompt's hidden states for layer-major prefill.
+  PruneConfig prune;
+  std::unique_ptr<PrefillPolicy> policy;
+  PruneStats stats;
+  std::vector<float> h_all;
+  std::vector<int32_t> pos_all;
   Impl(int threads) : pool(threads) {}
 };
 
@@ -36,8 +46,12 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   Impl& I = *impl_;
   I.n_ubatch = std::max(1, std::min(params.n_ubatch, n_ctx_));
   I.llama_compat = params.llama_compat;
+  I.prune = params.prune;
+  resolve_prune_defaults(I.prune, c);
+  I.policy = make_prefill_policy(I.prune);
   const KVType kt = params.kv_f32 ? KVType::F32 : KVType::F16;
   const int kvd = c.n_head_kv * c.head_dim;
+  I.kv_row_bytes = size_t(kvd) * (params.kv_f32 ? 4 : 2);
   I.kv.resize(c.n_layer);
   for (int l = 0; l < c.n_layer; ++l) {
     // Sliding-window layers only ever need the last `window` positions plus the batch being added.
@@ -87,6 +101,106 @@ size_t Context::kv_bytes_reserved() const {
   return b;
 }
 
+size_t Context::kv_bytes_dense() const {
+  const ModelConfig& c = model_.config();
+  size_t b = 0;
+  for (int l = 0; l < c.n_layer; ++l) {
+    const LayerKV& k = impl_->kv[l];
+    const bool ring = k.capacity() < n_ctx_;  // only sliding-window layers get a smaller (ring) store
+    const size_t rows = ring ? std::min(k.capacity(), n_past_) : n_past_;
+    b += rows * impl_->kv_row_bytes * 2;
+  }
+  return b;
+}
+
+std::vector<int32_t> Context::layer_positions(int layer) const {
+  if (layer < 0 || layer >= model_.config().n_layer) throw Error("context: layer index out of range");
+  const LayerKV& k = impl_->kv[layer];
+  std::vector<int32_t> p(k.positions(), k.positions() + k.size());
+  std::sort(p.begin(), p.end());
+  return p;
+}
+
+const PruneStats& Context::prune_stats() const { return impl_->stats; }
+const PruneConfig& Context::prune_config() const { return impl_->prune; }
+KVManagerStats Context::kv_stats() const { return KVManagerStats{}; }
+
+// Layer-major prefill with pruning: every layer runs over all surviving prompt rows (in micro-batches)
+// before the next starts, so a policy sees the whole prompt at a pruning layer and the rows it drops are
+// never computed again. With nothing pruned the result is bit-identical to the token-major path: each
+// row meets the same keys in the same order either way.
+void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* progress) {
+  const ModelConfig& c = model_.config();
+  Impl& I = *impl_;
+  const int d = c.n_embd, L = c.n_layer;
+  I.h_all.resize(size_t(n) * d);
+  I.pos_all.resize(n);
+  embed_tokens(model_, tokens, n, I.h_all.data(), I.pool);
+  const int32_t p0 = n_past_;
+  for (int i = 0; i < n; ++i) I.pos_all[i] = p0 + i;
+  PruneStats st;
+  st.active = true;
+  st.prompt_tokens = n;
+  st.rows_per_layer.assign(L, 0);
+  int m = n;  // rows alive
+  const int64_t work_total = int64_t(n) * L;
+  int64_t work_done = 0;
+  for (int l = 0; l < L; ++l) {
+    st.rows_per_layer[l] = m;
+    const bool last = l == L - 1;
+    std::unique_ptr<ScoreProbe> probe;
+    if (I.policy->wants_probe(l)) {
+      const bool scale_scores = c.arch != Arch::Gemma3;  // as forward_layer: Gemma pre-scales q
+      const int32_t from = p0 + std::max(0, n - I.policy->probe_window());
+      probe = std::make_unique<ScoreProbe>(c.n_head, c.n_head_kv, c.head_dim, scale_scores ? c.attn_scale : 1.f,
+                                           from, m);
+    }
+    for (int c0 = 0; c0 < m;) {
+      const int nb = std::min(I.n_ubatch, m - c0);
+      float* x = I.h_all.data() + int64_t(c0) * d;
+      int32_t* pos = I.pos_all.data() + c0;
+      int keep_rows = -1;
+      if (last) {
+        keep_rows = c0 + nb == m ? 1 : 0;  // only the prompt's last token needs an output
+        if (keep_rows == 1 && nb > 1) {
+          std::swap_ranges(x, x + d, x + int64_t(nb - 1) * d);
+          std::swap(pos[0], pos[nb - 1]);
+        }
+      }
+      Rows rows{x, pos, nb};
+      forward_layer(model_, l, rows, I.kv[l], I.ws, I.pool, keep_rows, I.llama_compat, probe.get());
+      if (last && keep_rows == 1) std::memcpy(I.x.data(), x, sizeof(float) * d);
+      c0 += nb;
+      work_done += nb;
+    }
+    if (progress) (*progress)(static_cast<int>(work_done * n / work_total), n);
+    if (!last && I.policy->prunes_after(l)) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<float> scores;
+      if (probe) scores = probe->scores(I.pool);
+      PruneInput in{l, I.pos_all.data(), m, probe ? scores.data() : nullptr, p0, n};
+      const std::vector<int> keep = I.policy->select(in);
+      if (keep.empty() || keep.back() != m - 1) throw Error("prune: policy dropped the prompt's last token");
+      for (size_t i = 0; i < keep.size(); ++i) {
+        const int src = keep[i];
+        if (src == static_cast<int>(i)) continue;
+        std::memcpy(I.h_all.data() + i * d, I.h_all.data() + int64_t(src) * d, sizeof(float) * d);
+        I.pos_all[i] = I.pos_all[src];
+      }
+      work_done += int64_t(m - static_cast<int>(keep.size())) * (L - 1 - l);  // rows never computed again
+      m = static_cast<int>(keep.size());
+      st.probe_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  }
+  output_logits(model_, I.x.data(), 1, I.logits.data(), I.ws, I.pool);
+  std::memcpy(last_logits_.data(), I.logits.data(), sizeof(float) * c.n_vocab);
+  n_past_ += n;
+  st.kv_bytes = kv_bytes_used();
+  st.kv_bytes_dense = kv_bytes_dense();
+  I.stats = std::move(st);
+  if (progress) (*progress)(n, n);
+}
+
 void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logits, const ProgressCallback* progress) {
   const ModelConfig& c = model_.config();
   Impl& I = *impl_;
@@ -100,6 +214,12 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
       throw Error("context: token id " + std::to_string(tokens[i]) + " out of range [0, " +
                   std::to_string(c.n_vocab) + ")");
 
+  // Pruning applies to prompts: calls that want every token's logits (perplexity) or are short (decode) run
+  // dense over whatever the layers store.
+  if (I.policy && !all_logits && n >= std::max(2, I.prune.min_tokens)) {
+    eval_pruned(tokens, n, progress);
+    return;
+  }
   if (all_logits && I.logits.size() < size_t(kLogitRows) * c.n_vocab)
     I.logits.resize(size_t(kLogitRows) * c.n_vocab);  // 64 MiB for a 262k vocabulary: only when needed
   for (int done = 0; done < n;) {

@@ -1,0 +1,102 @@
+#include <algorithm>
+#include <cmath>
+
+#include "prune/policy.h"
+
+namespace slim {
+
+std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep) {
+  const int n_units = (in.n + unit - 1) / unit;
+  const int32_t tail_from = in.p0 + std::max(0, in.n - window);
+  // Alive units with their best row score; rows are ascending, so a unit's rows are contiguous.
+  struct U { int id, first, last; float score; bool forced; };
+  std::vector<U> units;
+  for (int i = 0; i < in.m; ++i) {
+    const int id = (in.pos[i] - in.p0) / unit;
+    const float s = in.scores ? in.scores[i] : 0.f;
+    if (units.empty() || units.back().id != id) units.push_back({id, i, i, s, false});
+    units.back().last = i;
+    units.back().score = std::max(units.back().score, s);
+  }
+  int forced = 0;
+  for (U& u : units) {
+    const int32_t u_end = in.p0 + std::min(in.n, (u.id + 1) * unit);  // exclusive
+    u.forced = u.id == 0 || u_end > tail_from;
+    forced += u.forced;
+  }
+  const int target = static_cast<int>(std::ceil(double(keep) * n_units - 1e-9));
+  int budget = std::max(0, target - forced);
+  std::vector<int> order;
+  for (int i = 0; i < static_cast<int>(units.size()); ++i)
+    if (!units[i].forced) order.push_back(i);
+  budget = std::min<int>(budget, order.size());
+  std::partial_sort(order.begin(), order.begin() + budget, order.end(), [&](int a, int b) {
+    if (units[a].score != units[b].score) return units[a].score > units[b].score;
+    return a < b;  // earlier unit first: deterministic ties
+  });
+  std::vector<char> take(units.size(), 0);
+  for (int i = 0; i < budget; ++i) take[order[i]] = 1;
+  std::vector<int> rows;
+  for (size_t i = 0; i < units.size(); ++i)
+    if (take[i] || units[i].forced)
+      for (int r = units[i].first; r <= units[i].last; ++r) rows.push_back(r);
+  return rows;
+}
+
+namespace {
+
+class SlimInferPolicy : public PrefillPolicy {
+ public:
+  explicit SlimInferPolicy(const PruneConfig& c) : c_(c) {}
+  bool prunes_after(int l) const override { return index(l) >= 0; }
+  bool wants_probe(int l) const override { return index(l) >= 0; }
+  int probe_window() const override { return c_.window; }
+  std::vector<int> select(const PruneInput& in) override {
+    return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)]);
+  }
+
+ private:
+  int index(int l) const {
+    for (size_t i = 0; i < c_.layers.size(); ++i)
+      if (c_.layers[i] == l) return static_cast<int>(i);
+    return -1;
+  }
+  PruneConfig c_;
+};
+
+// Test-only: drops a seeded random fraction of the prompt rows at one layer (never the last row), to check
+// that the evaluation suite notices a bad configuration.
+class RandomPolicy : public PrefillPolicy {
+ public:
+  explicit RandomPolicy(const PruneConfig& c) : c_(c) {}
+  bool prunes_after(int l) const override { return l == c_.drop_layer; }
+  bool wants_probe(int) const override { return false; }
+  std::vector<int> select(const PruneInput& in) override {
+    std::vector<int> rows;
+    for (int i = 0; i < in.m; ++i) {
+      // splitmix64 of (seed, position): the same tokens drop on every machine.
+      uint64_t z = c_.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(in.pos[i]) + 1;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      const double u = static_cast<double>(z >> 11) * 0x1.0p-53;
+      if (u >= c_.drop || i == in.m - 1) rows.push_back(i);
+    }
+    return rows;
+  }
+
+ private:
+  PruneConfig c_;
+};
+
+}  // namespace
+
+std::unique_ptr<PrefillPolicy> make_prefill_policy(const PruneConfig& cfg) {
+  switch (cfg.method) {
+    case PruneMethod::SlimInfer: return std::make_unique<SlimInferPolicy>(cfg);
+    case PruneMethod::Random: return std::make_unique<RandomPolicy>(cfg);
+    default: return nullptr;
+  }
+}
+
+}  // namespace slim

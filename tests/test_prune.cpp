@@ -1,0 +1,180 @@
+// Pruning substrate invariants on the tiny random-weight models: keep-all pruning is bit-identical to dense,
+// kept sets always hold the sink and the question, results do not depend on threads or micro-batches,
+// deeper layers store subsets of shallower ones, and the KV accounting matches what is stored.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "prune/policy.h"
+#include "slim/context.h"
+#include "slim/error.h"
+#include "slim/prune.h"
+
+namespace fs = std::filesystem;
+using namespace slim;
+
+namespace {
+
+std::string tiny(const char* name) { return (fs::path(SLIM_SOURCE_DIR) / "tests/models" / name).string(); }
+
+std::vector<int32_t> random_tokens(int n, int n_vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(n);
+  for (int& x : t) x = static_cast<int32_t>(rng() % n_vocab);
+  return t;
+}
+
+struct RunResult {
+  std::vector<float> prompt_logits, decode_logits;
+  PruneStats stats;
+  std::vector<std::vector<int32_t>> layer_pos;
+  size_t kv_bytes = 0, kv_dense = 0;
+};
+
+RunResult run(const Model& m, const std::vector<int32_t>& toks, const std::string& spec, int threads = 2,
+              int ubatch = 128) {
+  ContextParams p;
+  p.n_ctx = 1024;
+  p.n_threads = threads;
+  p.n_ubatch = ubatch;
+  p.prune = parse_prune_spec(spec);
+  Context ctx(m, p);
+  RunResult r;
+  const int nv = m.config().n_vocab;
+  ctx.eval(toks.data(), static_cast<int>(toks.size()));
+  r.prompt_logits.assign(ctx.last_logits(), ctx.last_logits() + nv);
+  r.stats = ctx.prune_stats();
+  for (int l = 0; l < m.config().n_layer; ++l) r.layer_pos.push_back(ctx.layer_positions(l));
+  r.kv_bytes = ctx.kv_bytes_used();
+  r.kv_dense = ctx.kv_bytes_dense();
+  // Two decode steps over what the layers stored.
+  for (int i = 0; i < 2; ++i) {
+    const int32_t t = static_cast<int32_t>((toks[i] + 7) % nv);
+    ctx.eval(&t, 1);
+  }
+  r.decode_logits.assign(ctx.last_logits(), ctx.last_logits() + nv);
+  return r;
+}
+
+bool local(const Model& m, int l) {
+  const ModelConfig& c = m.config();
+  return c.sliding_window > 0 && !c.layer_swa.empty() && c.layer_swa[l];
+}
+
+class PruneTiny : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PruneTiny, KeepAllIsBitIdenticalToDense) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const auto toks = random_tokens(600, m.config().n_vocab, 1);
+  const RunResult dense = run(m, toks, "dense");
+  const RunResult keep_all = run(m, toks, "sliminfer:layers=0,keep=1,min_tokens=64,unit=8,block=64");
+  EXPECT_TRUE(keep_all.stats.active);
+  EXPECT_EQ(0, std::memcmp(dense.prompt_logits.data(), keep_all.prompt_logits.data(),
+                           dense.prompt_logits.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(dense.decode_logits.data(), keep_all.decode_logits.data(),
+                           dense.decode_logits.size() * sizeof(float)));
+  EXPECT_EQ(dense.kv_bytes, keep_all.kv_bytes);
+}
+
+TEST_P(PruneTiny, PrunedRunKeepsSinkQuestionAndSubsets) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const int n = 600, L = m.config().n_layer;
+  const auto toks = random_tokens(n, m.config().n_vocab, 2);
+  const RunResult r = run(m, toks, "sliminfer:layers=0,keep=0.3,min_tokens=64,unit=8,block=64,window=16");
+  ASSERT_TRUE(r.stats.active);
+  EXPECT_EQ(r.stats.rows_per_layer[0], n);
+  // ceil(0.3 * 75 units) = 23 units of 8 tokens (sink and question included).
+  EXPECT_EQ(r.stats.rows_per_layer[1], 23 * 8);
+  // The first layer after the pruning layer that stores every computed row (sliding-window layers keep a ring).
+  int g = 1;
+  while (g < L && local(m, g)) ++g;
+  ASSERT_LT(g, L);
+  const auto& deep = r.layer_pos[g];
+  EXPECT_EQ(static_cast<int>(deep.size()), 23 * 8);
+  EXPECT_TRUE(std::binary_search(deep.begin(), deep.end(), 0));  // sink unit
+  for (int p = n - 16; p < n; ++p) EXPECT_TRUE(std::binary_search(deep.begin(), deep.end(), p)) << p;
+  for (int l = g + 1; l < L; ++l) {
+    if (!local(m, l))
+      EXPECT_TRUE(std::includes(deep.begin(), deep.end(),
+                                                            r.layer_pos[l].begin(), r.layer_pos[l].end()));
+  }
+  EXPECT_LT(r.kv_bytes, r.kv_dense);
+  EXPECT_EQ(r.stats.kv_bytes, r.kv_bytes);
+  for (float x : r.decode_logits) ASSERT_TRUE(std::isfinite(x));
+}
+
+TEST_P(PruneTiny, PrunedResultIndependentOfThreadsAndMicroBatch) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const auto toks = random_tokens(500, m.config().n_vocab, 3);
+  const std::string spec = "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64";
+  const RunResult a = run(m, toks, spec, 2, 128), b = run(m, toks, spec, 1, 96);
+  for (int l = 0; l < m.config().n_layer; ++l)
+    if (!local(m, l)) EXPECT_EQ(a.layer_pos[l], b.layer_pos[l]) << l;
+  EXPECT_EQ(0, std::memcmp(a.prompt_logits.data(), b.prompt_logits.data(), a.prompt_logits.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(a.decode_logits.data(), b.decode_logits.data(), a.decode_logits.size() * sizeof(float)));
+}
+
+TEST_P(PruneTiny, RandomDropChangesLogits) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const auto toks = random_tokens(400, m.config().n_vocab, 4);
+  const RunResult dense = run(m, toks, "dense");
+  const RunResult bad = run(m, toks, "random:drop=0.5,layer=0,min_tokens=64");
+  ASSERT_TRUE(bad.stats.active);
+  EXPECT_NEAR(bad.stats.rows_per_layer[1], 200, 40);
+  EXPECT_NE(0, std::memcmp(dense.prompt_logits.data(), bad.prompt_logits.data(),
+                           dense.prompt_logits.size() * sizeof(float)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, PruneTiny,
+                         ::testing::Values("tiny-gemma3-q4km.gguf", "tiny-llama3-q4km.gguf", "tiny-qwen2-q8_0.gguf"));
+
+TEST(PruneSelect, SinkAndTailForcedTopScoresChosen) {
+  // 10 units of 4 tokens at positions 100..139; unit 5 scores highest, then unit 2.
+  std::vector<int32_t> pos(40);
+  std::vector<float> sc(40, 0.f);
+  for (int i = 0; i < 40; ++i) pos[i] = 100 + i;
+  sc[21] = 0.9f;
+  sc[9] = 0.5f;
+  PruneInput in{3, pos.data(), 40, sc.data(), 100, 40};
+  const std::vector<int> rows = select_units(in, 4, 6, 0.5f);  // 5 units: sink, 2 tail units, then 5 and 2
+  std::vector<int> want;
+  for (int u : {0, 2, 5, 8, 9})
+    for (int t = 0; t < 4; ++t) want.push_back(u * 4 + t);
+  EXPECT_EQ(rows, want);
+  // A ratio below the forced units keeps exactly the forced ones.
+  const std::vector<int> few = select_units(in, 4, 6, 0.05f);
+  EXPECT_EQ(few.size(), 12u);
+}
+
+TEST(PruneSpec, ParsesRoundTripsAndRejectsNonsense) {
+  PruneConfig c = parse_prune_spec("sliminfer:layers=2/5,keep=0.5/0.25,unit=8,block=64");
+  EXPECT_EQ(c.method, PruneMethod::SlimInfer);
+  EXPECT_EQ(c.layers, (std::vector<int>{2, 5}));
+  EXPECT_EQ(parse_prune_spec(to_string(c)).layers, c.layers);
+  EXPECT_EQ(to_string(parse_prune_spec("dense")), "dense");
+  EXPECT_THROW(parse_prune_spec("magic"), Error);
+  EXPECT_THROW(parse_prune_spec("sliminfer:keep=1.5"), Error);
+  EXPECT_THROW(parse_prune_spec("sliminfer:unit=0"), Error);
+  EXPECT_THROW(parse_prune_spec("sliminfer:bogus=1"), Error);
+  EXPECT_THROW(parse_prune_spec("sliminfer:layers=a"), Error);
+  ModelConfig mc;
+  mc.n_layer = 6;
+  PruneConfig bad = parse_prune_spec("sliminfer:layers=5,keep=0.5");
+  EXPECT_THROW(resolve_prune_defaults(bad, mc), Error);  // no layer after the last one to prune for
+  PruneConfig mismatch = parse_prune_spec("sliminfer:layers=1/2,keep=0.5");
+  EXPECT_THROW(resolve_prune_defaults(mismatch, mc), Error);
+  for (int L : {2, 3, 18, 30}) {
+    mc.n_layer = L;
+    PruneConfig d = parse_prune_spec("sliminfer");
+    EXPECT_NO_THROW(resolve_prune_defaults(d, mc)) << L;
+  }
+}
+
+}  // namespace
