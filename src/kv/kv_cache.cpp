@@ -2,23 +2,45 @@
 
 #include <algorithm>
 #include <cstring>
-#include <utility>
+#include <new>
 #include <string>
+#include <utility>
 
+#include "kv/kv_tier.h"
 #include "slim/error.h"
 #include "tensor/kernels.h"
 
 namespace slim {
 
-void LayerKV::init(int kv_dim, int capacity, bool ring, KVType type) {
+uint8_t* alloc_kv_frame(size_t bytes, bool zero) {
+  const size_t n = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, n == 0 ? 64 : n);
+  if (!p) throw std::bad_alloc();
+  if (zero) std::memset(p, 0, n);  // deterministic frames (and cold-file contents) for partly filled blocks
+  return static_cast<uint8_t*>(p);
+}
+
+void LayerKV::init(int kv_dim, int capacity, bool ring, KVType type, int block_rows) {
+  if (block_rows <= 0 || (block_rows & (block_rows - 1)) != 0)
+    throw Error("kv: block size must be a power of two (got " + std::to_string(block_rows) + ")");
+  if (kv_dim <= 0 || capacity <= 0) throw Error("kv: layer store needs a positive row size and capacity");
+  if (tier_) throw Error("kv: init() of a layer attached to a KV tier");
   kv_dim_ = kv_dim;
   capacity_ = capacity;
   ring_ = ring;
   type_ = type;
   row_bytes_ = static_cast<size_t>(kv_dim) * (type == KVType::F16 ? 2 : 4);
-  k_.assign(static_cast<size_t>(capacity) * row_bytes_, 0);
-  v_.assign(static_cast<size_t>(capacity) * row_bytes_, 0);
-  pos_.assign(capacity, -1);
+  block_rows_ = block_rows;
+  block_shift_ = 0;
+  while ((1 << block_shift_) < block_rows) ++block_shift_;
+  block_mask_ = block_rows - 1;
+  max_blocks_ = (capacity + block_rows - 1) / block_rows;
+  v_offset_ = static_cast<size_t>(block_rows) * row_bytes_;
+  owned_.clear();
+  frames_.assign(max_blocks_, nullptr);
+  touched_.assign(max_blocks_, 0);
+  n_blocks_ = 0;
+  pos_.clear();
   clear();
 }
 
@@ -27,24 +49,67 @@ void LayerKV::clear() {
   head_ = 0;
   in_order_ = true;
   last_pos_ = -1;
+  last_slot_ = -1;
+  release_blocks_from(0);
   std::fill(pos_.begin(), pos_.end(), -1);
+}
+
+int LayerKV::append_block() const {
+  if (size_ < capacity_) return size_ >> block_shift_;
+  return ring_ ? head_ >> block_shift_ : -1;
+}
+
+void LayerKV::grow_blocks(int n) {
+  for (int b = n_blocks_; b < n; ++b) {
+    if (tier_) {
+      tier_->alloc_block(layer_, b);  // sets frames_[b]
+    } else {
+      owned_.emplace_back(alloc_kv_frame(block_bytes()));
+      frames_[b] = owned_.back().get();
+    }
+    n_blocks_ = b + 1;
+  }
+  // Positions follow the blocks (slots of not-yet-written rows read as -1).
+  const size_t rows = std::min<size_t>(static_cast<size_t>(n_blocks_) * block_rows_, capacity_);
+  if (pos_.size() < rows) pos_.resize(rows, -1);
+}
+
+void LayerKV::release_blocks_from(int b) {
+  if (b >= n_blocks_) return;
+  if (tier_) {
+    tier_->drop_blocks_from(layer_, b);
+  } else {
+    owned_.resize(b);
+    std::fill(frames_.begin() + b, frames_.begin() + n_blocks_, nullptr);
+  }
+  std::fill(touched_.begin() + b, touched_.begin() + n_blocks_, 0);
+  n_blocks_ = b;
+  const size_t rows = std::min<size_t>(static_cast<size_t>(n_blocks_) * block_rows_, capacity_);
+  pos_.resize(rows);
 }
 
 int LayerKV::append(int32_t pos, const float* k, const float* v) {
   int slot;
   if (size_ < capacity_) {
-    slot = size_++;
+    slot = size_;
   } else if (ring_) {
     slot = head_;
-    head_ = (head_ + 1) % capacity_;
   } else {
     throw Error("kv: cache full (" + std::to_string(capacity_) + " tokens); use a larger context (-c)");
   }
+  const int b = slot >> block_shift_;
+  if (tier_ && !pinned_)
+    throw Error("kv: append to layer " + std::to_string(layer_) + " outside KVTier::begin_layer/end_layer");
+  if (b >= n_blocks_) grow_blocks(b + 1);
+  if (size_ < capacity_) ++size_;
+  else head_ = (head_ + 1) % capacity_;
+  if (tier_) touched_[b] = 1;
+  last_slot_ = slot;
   pos_[slot] = pos;
   if (pos <= last_pos_) in_order_ = false;
   last_pos_ = pos;
-  uint8_t* kd = k_.data() + static_cast<size_t>(slot) * row_bytes_;
-  uint8_t* vd = v_.data() + static_cast<size_t>(slot) * row_bytes_;
+  uint8_t* kd = frames_[b] + static_cast<size_t>(slot & block_mask_) * row_bytes_;
+  uint8_t* vd = kd + v_offset_;
   if (type_ == KVType::F16) {
     kernels::fp32_to_fp16_row(k, reinterpret_cast<uint16_t*>(kd), kv_dim_);
     kernels::fp32_to_fp16_row(v, reinterpret_cast<uint16_t*>(vd), kv_dim_);
@@ -56,24 +121,39 @@ int LayerKV::append(int32_t pos, const float* k, const float* v) {
 }
 
 bool LayerKV::truncate(int32_t n, int window) {
-  // Collect the surviving slots in position order, then compact them to the front so a ring restarts clean.
+  // The surviving slots in position order. When they already sit at slots 0, 1, 2, ... (the usual case:
+  // an unwrapped store appended in order) nothing moves and cold blocks stay cold; otherwise they are
+  // compacted to the front so a ring restarts clean.
   std::vector<std::pair<int32_t, int>> keep;
   for (int s = 0; s < size_; ++s)
     if (pos_[s] >= 0 && pos_[s] < n) keep.emplace_back(pos_[s], s);
   std::sort(keep.begin(), keep.end());
-  std::vector<uint8_t> k2(keep.size() * row_bytes_), v2(keep.size() * row_bytes_);
-  for (size_t i = 0; i < keep.size(); ++i) {
-    std::memcpy(&k2[i * row_bytes_], k_row(keep[i].second), row_bytes_);
-    std::memcpy(&v2[i * row_bytes_], v_row(keep[i].second), row_bytes_);
+  bool in_place = true;
+  for (size_t i = 0; i < keep.size() && in_place; ++i) in_place = keep[i].second == static_cast<int>(i);
+  if (!in_place) {
+    if (tier_) tier_->acquire(layer_);
+    std::vector<uint8_t> k2(keep.size() * row_bytes_), v2(keep.size() * row_bytes_);
+    for (size_t i = 0; i < keep.size(); ++i) {
+      std::memcpy(&k2[i * row_bytes_], k_row(keep[i].second), row_bytes_);
+      std::memcpy(&v2[i * row_bytes_], v_row(keep[i].second), row_bytes_);
+    }
+    for (size_t i = 0; i < keep.size(); ++i) {
+      const int b = static_cast<int>(i) >> block_shift_;
+      uint8_t* kd = frames_[b] + (i & block_mask_) * row_bytes_;
+      std::memcpy(kd, &k2[i * row_bytes_], row_bytes_);
+      std::memcpy(kd + v_offset_, &v2[i * row_bytes_], row_bytes_);
+      if (tier_) touched_[b] = 1;
+    }
   }
   std::fill(pos_.begin(), pos_.end(), -1);
-  std::memcpy(k_.data(), k2.data(), k2.size());
-  std::memcpy(v_.data(), v2.data(), v2.size());
   for (size_t i = 0; i < keep.size(); ++i) pos_[i] = keep[i].first;
   size_ = static_cast<int>(keep.size());
   head_ = 0;
   in_order_ = true;  // compacted in position order
   last_pos_ = keep.empty() ? -1 : keep.back().first;
+  last_slot_ = size_ - 1;
+  release_blocks_from((size_ + block_rows_ - 1) >> block_shift_);
+  if (!in_place && tier_) tier_->release(layer_);
   if (!ring_) return true;
   const int32_t need_from = window > 0 ? std::max<int32_t>(0, n - window + 1) : 0;
   const int32_t have_from = keep.empty() ? n : keep.front().first;

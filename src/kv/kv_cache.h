@@ -1,26 +1,41 @@
 // Per-layer KV stores. Every stored row is tagged with its token's absolute position, so attention masks
 // (causal, sliding window) are decided by position and a layer may hold any subset of tokens — the property
 // token pruning needs. Global layers append; sliding-window layers keep a ring of window + ubatch rows.
+//
+// Storage is block-paged: slot s lives in block s / B at row s % B (B = block_rows, a power of two), and a
+// block is allocated when the first row lands in it, so memory follows the rows actually stored (a pruned
+// layer holding 20% of the tokens holds ~20% of the blocks). One block is one frame: its B K rows, then its
+// B V rows. With a KVTier attached (kv/kv_tier.h) the frames belong to the tier, which may move unpinned
+// blocks to a cold file; see docs/kv-cache.md.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 namespace slim {
 
 enum class KVType { F16, F32 };
 
+class KVTier;
+
 class LayerKV {
  public:
+  static constexpr int kDefaultBlockRows = 128;
+
   // capacity: max rows held; ring: overwrite the oldest row when full (sliding-window layers only).
-  void init(int kv_dim, int capacity, bool ring, KVType type);
+  // block_rows: rows per block, a power of two (slim::Error otherwise). No memory is allocated here.
+  void init(int kv_dim, int capacity, bool ring, KVType type, int block_rows = kDefaultBlockRows);
+  // Forgets every row and frees every block (in the cold tier too).
   void clear();
 
   // Stores one row (k and v are kv_dim floats) for position pos; returns the slot index.
-  // Throws slim::Error when a non-ring store is full.
+  // Throws slim::Error when a non-ring store is full. With a tier, the layer must be pinned (begin_layer).
   int append(int32_t pos, const float* k, const float* v);
   // Drops every row with position >= n (rows are kept in position order). Returns false if a position
   // in [n - window, n) that a later query would need is no longer held (ring overwrote it).
+  // Works with blocks in the cold tier (they are fetched only if rows have to move).
   bool truncate(int32_t n, int window);
 
   int capacity() const { return capacity_; }
@@ -33,20 +48,59 @@ class LayerKV {
   bool in_order() const { return in_order_; }
   const int32_t* positions() const { return pos_.data(); }
   KVType type() const { return type_; }
-  const void* k_row(int slot) const { return k_.data() + static_cast<size_t>(slot) * row_bytes_; }
-  const void* v_row(int slot) const { return v_.data() + static_cast<size_t>(slot) * row_bytes_; }
-  size_t bytes_used() const { return 2 * static_cast<size_t>(size_) * row_bytes_; }
-  size_t bytes_reserved() const { return 2 * static_cast<size_t>(capacity_) * row_bytes_; }
+  // Row pointers. With a tier, valid only for blocks that are resident (every needed block of the pinned
+  // layer is; see KVTier::begin_layer).
+  const void* k_row(int slot) const {
+    return frames_[slot >> block_shift_] + static_cast<size_t>(slot & block_mask_) * row_bytes_;
+  }
+  const void* v_row(int slot) const {
+    return frames_[slot >> block_shift_] + v_offset_ + static_cast<size_t>(slot & block_mask_) * row_bytes_;
+  }
+  size_t bytes_used() const { return 2 * static_cast<size_t>(size_) * row_bytes_; }       // stored rows
+  size_t bytes_reserved() const { return static_cast<size_t>(n_blocks_) * block_bytes(); }  // allocated blocks
+
+  // Blocks.
+  int block_rows() const { return block_rows_; }
+  size_t row_bytes() const { return row_bytes_; }
+  size_t block_bytes() const { return 2 * static_cast<size_t>(block_rows_) * row_bytes_; }
+  int n_blocks() const { return n_blocks_; }       // blocks holding rows (hot or cold): slots [0, n_blocks·B)
+  int max_blocks() const { return max_blocks_; }   // blocks at full capacity
+  int block_of(int slot) const { return slot >> block_shift_; }
+  bool resident(int block) const { return frames_[block] != nullptr; }
+  bool ring() const { return ring_; }
+  // Block the next append writes to (for a tier: the one a begin_layer must always make resident).
+  int append_block() const;
+  // Block of the most recently appended row, -1 if none.
+  int last_block() const { return last_slot_ < 0 ? -1 : last_slot_ >> block_shift_; }
 
  private:
+  friend class KVTier;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  void grow_blocks(int n);          // allocates blocks [n_blocks_, n)
+  void release_blocks_from(int b);  // frees blocks [b, n_blocks_)
+
   int kv_dim_ = 0, capacity_ = 0, size_ = 0, head_ = 0;
   bool ring_ = false;
   bool in_order_ = true;
   int32_t last_pos_ = -1;
+  int last_slot_ = -1;
   KVType type_ = KVType::F16;
   size_t row_bytes_ = 0;
-  std::vector<uint8_t> k_, v_;
+  int block_rows_ = 0, block_shift_ = 0, block_mask_ = 0, max_blocks_ = 0, n_blocks_ = 0;
+  size_t v_offset_ = 0;                  // V rows start this many bytes into a frame
+  std::vector<uint8_t*> frames_;         // per block: its frame, nullptr when absent or cold (max_blocks_ long)
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> owned_;  // frames when no tier is attached
+  std::vector<uint8_t> touched_;         // blocks written since the tier last looked (tier only)
   std::vector<int32_t> pos_;
+  KVTier* tier_ = nullptr;
+  int layer_ = -1;
+  bool pinned_ = false;                  // set by the tier (main thread): appends allowed
 };
+
+// Frames are 64-byte aligned (size rounded up to a multiple of 64), zeroed unless zero is false; free them
+// with std::free. Throws std::bad_alloc.
+uint8_t* alloc_kv_frame(size_t bytes, bool zero = true);
 
 }  // namespace slim
