@@ -39,6 +39,7 @@ struct PruneStats {
   bool active = false;             // false: the last prompt ran dense
   int prompt_tokens = 0;           // tokens of that eval() call
   std::vector<int> rows_per_layer; // prompt rows computed at each layer
+  std::vector<int> token_layers;   // per prompt token: how many layers computed it (n_layer: never pruned)
   size_t kv_bytes = 0;             // KV bytes stored for the whole sequence after that call
   size_t kv_bytes_dense = 0;       // what a dense run would store
   double probe_seconds = 0;        // time spent scoring tokens

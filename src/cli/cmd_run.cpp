@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "prune/explain.h"
 #include "slim/chat.h"
 #include "slim/context.h"
 #include "slim/error.h"
@@ -22,7 +23,11 @@ void add_run_command(CLI::App& app, RunOptions& o) {
       "  slim run -f long_document.txt -n 128          # prompt from a file, progress shown while it is read\n"
       "  echo \"Hello\" | slim run -m models/smollm2-135m-instruct-q4_1.gguf\n"
       "  slim run --chat -m models/smollm2-135m-instruct-q4_1.gguf   # conversation on stdin\n"
-      "Timings (load, prompt t/s, time to first token, decode t/s, peak RSS) go to stderr at the end.");
+      "  slim run -f book.txt -n 32 --prune sliminfer --explain kept.html   # prune the prompt, show what was kept\n"
+      "  slim run -f book.txt -c 32768 --kv-budget 25%     # KV beyond 25% of a dense cache goes to a cold file\n"
+      "Timings (load, prompt t/s, time to first token, decode t/s, peak RSS, and with pruning the rows\n"
+      "computed per layer and prompt KV vs dense) go to stderr at the end.\n\n" +
+      std::string(kPruneHelp));
   add_model_options(run, o.common);
   run->add_option("-p,--prompt", o.prompt, "Prompt text");
   run->add_option("-f,--file", o.prompt_file, "Read the prompt from a file");
@@ -33,6 +38,8 @@ void add_run_command(CLI::App& app, RunOptions& o) {
   run->add_flag("--special", o.special, "Print special tokens (e.g. <end_of_turn>) in the output");
   run->add_flag("--no-display-prompt", o.no_display_prompt, "Do not echo the prompt before the generated text");
   run->add_option("--stop", o.stops, "Stop when the output contains this string (repeatable)");
+  add_prune_options(run, o.prune);
+  run->add_option("--explain", o.explain, "Write an HTML picture of which prompt tokens each layer computed");
   add_sampling_options(run, o.sampling);
   run->callback([&o] { o.selected = true; });
 }
@@ -91,8 +98,34 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
   std::fprintf(stderr, "first token:     %10.1f ms  (time to first token)\n", g.first_token_ms);
   std::fprintf(stderr, "generation:      %10.1f ms  %6d tokens  %8.1f t/s\n", g.decode_ms, g.n_generated,
                g.n_generated > 1 ? (g.n_generated - 1) / std::max(g.decode_ms / 1000.0, 1e-9) : 0.0);
-  std::fprintf(stderr, "KV cache:        %10.1f MiB used (%.1f MiB reserved)\n", ctx.kv_bytes_used() / 1048576.0,
-               ctx.kv_bytes_reserved() / 1048576.0);
+  std::fprintf(stderr, "KV cache:        %10.1f MiB used (%.1f MiB reserved, dense would use %.1f MiB)\n",
+               ctx.kv_bytes_used() / 1048576.0, ctx.kv_bytes_reserved() / 1048576.0, ctx.kv_bytes_dense() / 1048576.0);
+  const PruneStats& ps = ctx.prune_stats();
+  if (ctx.prune_config().enabled()) {
+    std::fprintf(stderr, "pruning:         %s\n", to_string(ctx.prune_config()).c_str());
+    if (!ps.active) {
+      std::fprintf(stderr, "                 prompt ran dense (shorter than min_tokens=%d)\n", ctx.prune_config().min_tokens);
+    } else {
+      long rows = 0;
+      for (int r : ps.rows_per_layer) rows += r;
+      const long dense_rows = long(ps.prompt_tokens) * long(ps.rows_per_layer.size());
+      std::fprintf(stderr, "rows per layer: ");
+      for (size_t l = 0; l < ps.rows_per_layer.size(); ++l) std::fprintf(stderr, " %d", ps.rows_per_layer[l]);
+      std::fprintf(stderr, "\n                 %.1f%% of the dense prompt rows computed; probe %.1f ms\n",
+                   100.0 * rows / std::max(1L, dense_rows), ps.probe_seconds * 1000);
+      std::fprintf(stderr, "prompt KV:       %10.1f MiB vs %.1f MiB dense (%.1f%% less)\n", ps.kv_bytes / 1048576.0,
+                   ps.kv_bytes_dense / 1048576.0,
+                   100.0 * (1.0 - double(ps.kv_bytes) / std::max<double>(1, double(ps.kv_bytes_dense))));
+    }
+  }
+  const KVManagerStats ks = ctx.kv_stats();
+  if (ks.budget_bytes > 0)
+    std::fprintf(stderr,
+                 "KV manager:      budget %.1f MiB, hot peak %.1f MiB, offloaded %.1f MiB, fetched %.1f MiB,\n"
+                 "                 prefetch hits %llu / misses %llu, stall %.1f ms\n",
+                 ks.budget_bytes / 1048576.0, ks.hot_bytes_peak / 1048576.0, ks.bytes_offloaded / 1048576.0,
+                 ks.bytes_fetched / 1048576.0, (unsigned long long)ks.prefetch_hits,
+                 (unsigned long long)ks.prefetch_misses, ks.stall_seconds * 1000);
   std::fprintf(stderr, "peak RSS:        %10.1f MiB\n", peak_rss_mib());
 }
 
@@ -139,6 +172,7 @@ int run_command(const RunOptions& o) {
   cp.n_ubatch = o.common.n_ubatch;
   cp.kv_f32 = o.common.kv_f32;
   cp.llama_compat = o.common.llama_compat;
+  apply_prune_options(o.prune, *model, cp);
   Context ctx(*model, cp);
   const double load_ms = load_timer.ms();
   Sampler sampler(o.sampling, model->config().n_vocab);
@@ -167,6 +201,12 @@ int run_command(const RunOptions& o) {
   const double prompt_ms = prompt_timer.ms();
   bar.finish();
   Generation g = generate(ctx, sampler, o, prompt_timer, true);
+  if (!o.explain.empty()) {
+    write_explain_html(o.explain, tok, ids, ctx.prune_stats(), model->config().n_layer,
+                       model->config().name + ", " + std::to_string(ids.size()) + " prompt tokens, " +
+                           to_string(ctx.prune_config()));
+    std::fprintf(stderr, "\nwrote %s\n", o.explain.c_str());
+  }
   std::fflush(stdout);
   print_timings(load_ms, static_cast<int>(ids.size()), prompt_ms, g, ctx);
   return 0;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/prune_options.h"
 #include "slim/sampler.h"
 
 namespace slim::cli {
@@ -25,6 +26,8 @@ struct RunOptions {
   int n_predict = 256;
   bool chat = false, special = false, no_display_prompt = false;
   std::vector<std::string> stops;
+  PruneOptions prune;
+  std::string explain;  // --explain FILE.html
 };
 
 struct InspectOptions {
@@ -47,7 +50,8 @@ struct BenchOptions {  // `slim bench`: comma lists as in llama-bench
   std::string model, output = "md";
   int n_threads = 2, reps = 5, n_ubatch = 512;
   unsigned seed = 1234;
-  std::vector<int> n_prompt{512}, n_gen{128}, n_depth{0}, ttft;
+  std::vector<int> n_prompt{512}, n_gen{128}, n_depth{0}, ttft, e2e;
+  std::vector<std::string> prune;  // pruning specs, one context each
 };
 
 void add_model_options(CLI::App* cmd, CommonOptions& o);

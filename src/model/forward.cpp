@@ -66,63 +66,108 @@ void embed_tokens(const Model& m, const int32_t* tokens, int n, float* x, Thread
   });
 }
 
-void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows, bool llama_compat, LayerTap* tap) {
+namespace {
+
+struct LayerShape {
+  int d, hd, qd, kvd;
+  bool swa, scale_scores;
+  float base, fscale;
+  const float* ff;
+};
+
+LayerShape layer_shape(const Model& m, int l) {
   const ModelConfig& c = m.config();
-  const LayerWeights& L = m.layer(l);
-  const int n = rows.n, d = c.n_embd, hd = c.head_dim;
-  const int qd = c.n_head * hd, kvd = c.n_head_kv * hd;
-  if (n > ws.cap) throw Error("forward: batch larger than workspace");
-  const bool swa = c.layer_swa[l] != 0;
-  const float base = swa ? c.rope_base_swa : c.rope_base;
-  const float fscale = swa ? 1.0f : c.rope_freq_scale;
-  const float* ff = m.rope_freqs() ? f32(m.rope_freqs()) : nullptr;
-  // llama.cpp decides its attention kernel by the batch's row count (all n rows: it selects output rows only
-  // after attention). Outside Gemma 3, which scales q itself, it multiplies the scores by the scale after the
-  // f16 dot product instead of scaling q, so compat mode leaves q unscaled there.
-  const bool compat = llama_compat && n < kLlamaCompatRows;
+  LayerShape s;
+  s.d = c.n_embd;
+  s.hd = c.head_dim;
+  s.qd = c.n_head * c.head_dim;
+  s.kvd = c.n_head_kv * c.head_dim;
+  s.swa = c.layer_swa[l] != 0;
+  s.base = s.swa ? c.rope_base_swa : c.rope_base;
+  s.fscale = s.swa ? 1.0f : c.rope_freq_scale;
+  s.ff = m.rope_freqs() ? f32(m.rope_freqs()) : nullptr;
   // llama.cpp scales q before attention for Gemma 3 and the scores inside attention for the others; the
   // two differ in the last bits when the scale is not a power of two (e.g. head_dim 128 or 64·k).
-  const bool scale_scores = c.arch != Arch::Gemma3;
+  s.scale_scores = c.arch != Arch::Gemma3;
+  return s;
+}
 
-  // Attention block: norm → q, k, v projections.
+// Bias, QK-norm, RoPE by position and (Gemma) query scaling of row r's q (and k, v when given).
+void finish_qkv_row(const Model& m, const LayerWeights& L, const LayerShape& s, int32_t pos, float* qr, float* kr,
+                    float* vr, float* cs) {
+  const ModelConfig& c = m.config();
+  if (c.qkv_bias) {
+    ops::add_inplace(qr, f32(L.bq), s.qd);
+    if (kr) ops::add_inplace(kr, f32(L.bk), s.kvd);
+    if (vr) ops::add_inplace(vr, f32(L.bv), s.kvd);
+  }
+  if (c.qk_norm) {
+    for (int h = 0; h < c.n_head; ++h) ops::rmsnorm(qr + h * s.hd, f32(L.q_norm), qr + h * s.hd, s.hd, c.norm_eps);
+    if (kr)
+      for (int h = 0; h < c.n_head_kv; ++h) ops::rmsnorm(kr + h * s.hd, f32(L.k_norm), kr + h * s.hd, s.hd, c.norm_eps);
+  }
+  ops::rope_table(cs, c.n_rot, pos, s.base, s.fscale, s.ff);
+  for (int h = 0; h < c.n_head; ++h) ops::rope_apply(qr + h * s.hd, cs, c.n_rot, c.rope_neox);
+  if (kr)
+    for (int h = 0; h < c.n_head_kv; ++h) ops::rope_apply(kr + h * s.hd, cs, c.n_rot, c.rope_neox);
+  if (!s.scale_scores) ops::scale_inplace(qr, c.attn_scale, s.qd);
+}
+
+}  // namespace
+
+void layer_qkv(const Model& m, int l, const Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool, LayerTap* tap) {
+  const ModelConfig& c = m.config();
+  const LayerWeights& L = m.layer(l);
+  const LayerShape s = layer_shape(m, l);
+  const int n = rows.n;
+  if (n > ws.cap) throw Error("forward: batch larger than workspace");
   parallel_rows(pool, n, [&](int r) {
-    ops::rmsnorm(rows.x + int64_t(r) * d, f32(L.attn_norm), ws.h.data() + int64_t(r) * d, d, c.norm_eps);
+    ops::rmsnorm(rows.x + int64_t(r) * s.d, f32(L.attn_norm), ws.h.data() + int64_t(r) * s.d, s.d, c.norm_eps);
   });
   mm(*L.wq, ws.h.data(), n, ws.q.data(), pool);
   mm(*L.wk, ws.h.data(), n, ws.k.data(), pool);
   mm(*L.wv, ws.h.data(), n, ws.v.data(), pool);
-
-  // Per row: biases, QK-norm, RoPE by the row's own position, query scaling.
   parallel_rows(pool, n, [&](int r) {
-    float* qr = ws.q.data() + int64_t(r) * qd;
-    float* kr = ws.k.data() + int64_t(r) * kvd;
-    float* vr = ws.v.data() + int64_t(r) * kvd;
-    if (c.qkv_bias) {
-      ops::add_inplace(qr, f32(L.bq), qd);
-      ops::add_inplace(kr, f32(L.bk), kvd);
-      ops::add_inplace(vr, f32(L.bv), kvd);
-    }
-    if (c.qk_norm) {
-      for (int h = 0; h < c.n_head; ++h) ops::rmsnorm(qr + h * hd, f32(L.q_norm), qr + h * hd, hd, c.norm_eps);
-      for (int h = 0; h < c.n_head_kv; ++h) ops::rmsnorm(kr + h * hd, f32(L.k_norm), kr + h * hd, hd, c.norm_eps);
-    }
-    float* cs = ws.rope_cs.data() + int64_t(r) * c.n_rot;
-    ops::rope_table(cs, c.n_rot, rows.pos[r], base, fscale, ff);
-    for (int h = 0; h < c.n_head; ++h) ops::rope_apply(qr + h * hd, cs, c.n_rot, c.rope_neox);
-    for (int h = 0; h < c.n_head_kv; ++h) ops::rope_apply(kr + h * hd, cs, c.n_rot, c.rope_neox);
-    if (!scale_scores) ops::scale_inplace(qr, c.attn_scale, qd);
+    finish_qkv_row(m, L, s, rows.pos[r], ws.q.data() + int64_t(r) * s.qd, ws.k.data() + int64_t(r) * s.kvd,
+                   ws.v.data() + int64_t(r) * s.kvd, ws.rope_cs.data() + int64_t(r) * c.n_rot);
   });
   if (tap) tap->on_qk(ws.q.data(), ws.k.data(), rows.pos, n);
   for (int r = 0; r < n; ++r)
-    kv.append(rows.pos[r], ws.k.data() + int64_t(r) * kvd, ws.v.data() + int64_t(r) * kvd);
+    kv.append(rows.pos[r], ws.k.data() + int64_t(r) * s.kvd, ws.v.data() + int64_t(r) * s.kvd);
+}
 
+void layer_q(const Model& m, int l, const Rows& rows, Workspace& ws, ThreadPool& pool) {
+  const ModelConfig& c = m.config();
+  const LayerWeights& L = m.layer(l);
+  const LayerShape s = layer_shape(m, l);
+  const int n = rows.n;
+  if (n > ws.cap) throw Error("forward: batch larger than workspace");
+  parallel_rows(pool, n, [&](int r) {
+    ops::rmsnorm(rows.x + int64_t(r) * s.d, f32(L.attn_norm), ws.h.data() + int64_t(r) * s.d, s.d, c.norm_eps);
+  });
+  mm(*L.wq, ws.h.data(), n, ws.q.data(), pool);
+  parallel_rows(pool, n, [&](int r) {
+    finish_qkv_row(m, L, s, rows.pos[r], ws.q.data() + int64_t(r) * s.qd, nullptr, nullptr,
+                   ws.rope_cs.data() + int64_t(r) * c.n_rot);
+  });
+}
+
+void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& kv, Workspace& ws, ThreadPool& pool,
+                int keep_rows, bool llama_compat) {
+  const ModelConfig& c = m.config();
+  const LayerWeights& L = m.layer(l);
+  const LayerShape s = layer_shape(m, l);
+  const int n = rows.n, d = s.d;
+  // llama.cpp decides its attention kernel by the batch's row count (all n rows: it selects output rows only
+  // after attention). Outside Gemma 3, which scales q itself, it multiplies the scores by the scale after the
+  // f16 dot product instead of scaling q, so compat mode leaves q unscaled there.
+  const bool compat = llama_compat && n_batch < kLlamaCompatRows;
   // From here on only rows whose outputs matter are computed (all of them except in the last layer).
   const int nq = keep_rows >= 0 ? keep_rows : n;
-  AttentionShape shape{c.n_head, c.n_head_kv, hd, swa ? c.sliding_window : 0};
+  AttentionShape shape{c.n_head, c.n_head_kv, s.hd, s.swa ? c.sliding_window : 0};
   shape.llama_compat = compat;
-  shape.kq_scale = scale_scores ? c.attn_scale : 1.f;
-  shape.one_row_batch = n == 1;
+  shape.kq_scale = s.scale_scores ? c.attn_scale : 1.f;
+  shape.one_row_batch = n_batch == 1;
   attention(ws.q.data(), rows.pos, nq, kv, shape, ws.att.data(), pool);
   mm(*L.wo, ws.att.data(), nq, ws.o.data(), pool);
   parallel_rows(pool, nq, [&](int r) {
@@ -148,6 +193,12 @@ void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws
     ops::add_inplace(rows.x + int64_t(r) * d, o, d);
   });
   rows.n = nq;
+}
+
+void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
+                   int keep_rows, bool llama_compat, LayerTap* tap) {
+  layer_qkv(m, l, rows, kv, ws, pool, tap);
+  layer_rest(m, l, rows, rows.n, kv, ws, pool, keep_rows, llama_compat);
 }
 
 void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool) {

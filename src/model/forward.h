@@ -51,6 +51,18 @@ struct LayerTap {
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
                    int keep_rows = -1, bool llama_compat = false, LayerTap* tap = nullptr);
 
+// forward_layer in two halves, so a pruning layer can store every row's K/V and score the rows before it
+// spends attention and FFN on the ones that survive:
+//   layer_qkv:  norm, q/k/v projections, RoPE; appends the rows' K/V; leaves q in ws.q.
+//   layer_q:    the same q only (no K/V), for rows whose K/V are already stored — bit-identical to layer_qkv's.
+//   layer_rest: attention of the first keep_rows rows (all if -1) with ws.q, output projection, FFN.
+// n_batch is the row count llama.cpp would see for this call (it picks compat numerics by it).
+void layer_qkv(const Model& m, int l, const Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
+               LayerTap* tap = nullptr);
+void layer_q(const Model& m, int l, const Rows& rows, Workspace& ws, ThreadPool& pool);
+void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& kv, Workspace& ws, ThreadPool& pool,
+                int keep_rows = -1, bool llama_compat = false);
+
 // Final norm + LM head for n rows of x → logits (n × n_vocab).
 void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool);
 

@@ -142,55 +142,78 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   st.active = true;
   st.prompt_tokens = n;
   st.rows_per_layer.assign(L, 0);
+  st.token_layers.assign(n, L);
   int m = n;  // rows alive
-  const int64_t work_total = int64_t(n) * L;
-  int64_t work_done = 0;
+  // Keeps the rows listed in `keep` (ascending indices), in order; records where the others stopped.
+  auto compact = [&](const std::vector<int>& keep, int l) {
+    if (keep.empty() || keep.back() != m - 1) throw Error("prune: policy dropped the prompt's last token");
+    for (int i = 0, k = 0; i < m; ++i) {
+      if (k < static_cast<int>(keep.size()) && keep[k] == i) ++k;
+      else st.token_layers[I.pos_all[i] - p0] = l + 1;
+    }
+    for (size_t i = 0; i < keep.size(); ++i) {
+      const int src = keep[i];
+      if (src == static_cast<int>(i)) continue;
+      std::memcpy(I.h_all.data() + i * d, I.h_all.data() + int64_t(src) * d, sizeof(float) * d);
+      I.pos_all[i] = I.pos_all[src];
+    }
+    m = static_cast<int>(keep.size());
+  };
+  auto select = [&](int l, ScoreProbe* probe) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<float> scores;
+    if (probe) scores = probe->scores(I.pool);
+    PruneInput in{l, I.pos_all.data(), m, probe ? scores.data() : nullptr, p0, n};
+    const std::vector<int> keep = I.policy->select(in);
+    st.probe_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return keep;
+  };
   for (int l = 0; l < L; ++l) {
     st.rows_per_layer[l] = m;
     const bool last = l == L - 1;
+    const bool prune_here = !last && I.policy->prunes_after(l);
+    // A layer that stores every row (not a sliding-window ring) can be split: K/V for all rows, then
+    // attention and FFN only for the rows the probe keeps — pruned rows' outputs would be thrown away.
+    const bool split = prune_here && I.kv[l].capacity() >= n_ctx_;
     std::unique_ptr<ScoreProbe> probe;
-    if (I.policy->wants_probe(l)) {
+    if (prune_here && I.policy->wants_probe(l)) {
       const bool scale_scores = c.arch != Arch::Gemma3;  // as forward_layer: Gemma pre-scales q
       const int32_t from = p0 + std::max(0, n - I.policy->probe_window());
       probe = std::make_unique<ScoreProbe>(c.n_head, c.n_head_kv, c.head_dim, scale_scores ? c.attn_scale : 1.f,
                                            from, m);
     }
-    for (int c0 = 0; c0 < m;) {
-      const int nb = std::min(I.n_ubatch, m - c0);
-      float* x = I.h_all.data() + int64_t(c0) * d;
-      int32_t* pos = I.pos_all.data() + c0;
-      int keep_rows = -1;
-      if (last) {
-        keep_rows = c0 + nb == m ? 1 : 0;  // only the prompt's last token needs an output
-        if (keep_rows == 1 && nb > 1) {
-          std::swap_ranges(x, x + d, x + int64_t(nb - 1) * d);
-          std::swap(pos[0], pos[nb - 1]);
+    if (split) {
+      for (int c0 = 0; c0 < m; c0 += I.n_ubatch) {
+        const Rows rows{I.h_all.data() + int64_t(c0) * d, I.pos_all.data() + c0, std::min(I.n_ubatch, m - c0)};
+        layer_qkv(model_, l, rows, I.kv[l], I.ws, I.pool, probe.get());
+      }
+      compact(select(l, probe.get()), l);
+      for (int c0 = 0; c0 < m; c0 += I.n_ubatch) {
+        Rows rows{I.h_all.data() + int64_t(c0) * d, I.pos_all.data() + c0, std::min(I.n_ubatch, m - c0)};
+        layer_q(model_, l, rows, I.ws, I.pool);
+        layer_rest(model_, l, rows, rows.n, I.kv[l], I.ws, I.pool, -1, I.llama_compat);
+      }
+    } else {
+      for (int c0 = 0; c0 < m;) {
+        const int nb = std::min(I.n_ubatch, m - c0);
+        float* x = I.h_all.data() + int64_t(c0) * d;
+        int32_t* pos = I.pos_all.data() + c0;
+        int keep_rows = -1;
+        if (last) {
+          keep_rows = c0 + nb == m ? 1 : 0;  // only the prompt's last token needs an output
+          if (keep_rows == 1 && nb > 1) {
+            std::swap_ranges(x, x + d, x + int64_t(nb - 1) * d);
+            std::swap(pos[0], pos[nb - 1]);
+          }
         }
+        Rows rows{x, pos, nb};
+        forward_layer(model_, l, rows, I.kv[l], I.ws, I.pool, keep_rows, I.llama_compat, probe.get());
+        if (last && keep_rows == 1) std::memcpy(I.x.data(), x, sizeof(float) * d);
+        c0 += nb;
       }
-      Rows rows{x, pos, nb};
-      forward_layer(model_, l, rows, I.kv[l], I.ws, I.pool, keep_rows, I.llama_compat, probe.get());
-      if (last && keep_rows == 1) std::memcpy(I.x.data(), x, sizeof(float) * d);
-      c0 += nb;
-      work_done += nb;
+      if (prune_here) compact(select(l, probe.get()), l);
     }
-    if (progress) (*progress)(static_cast<int>(work_done * n / work_total), n);
-    if (!last && I.policy->prunes_after(l)) {
-      const auto t0 = std::chrono::steady_clock::now();
-      std::vector<float> scores;
-      if (probe) scores = probe->scores(I.pool);
-      PruneInput in{l, I.pos_all.data(), m, probe ? scores.data() : nullptr, p0, n};
-      const std::vector<int> keep = I.policy->select(in);
-      if (keep.empty() || keep.back() != m - 1) throw Error("prune: policy dropped the prompt's last token");
-      for (size_t i = 0; i < keep.size(); ++i) {
-        const int src = keep[i];
-        if (src == static_cast<int>(i)) continue;
-        std::memcpy(I.h_all.data() + i * d, I.h_all.data() + int64_t(src) * d, sizeof(float) * d);
-        I.pos_all[i] = I.pos_all[src];
-      }
-      work_done += int64_t(m - static_cast<int>(keep.size())) * (L - 1 - l);  // rows never computed again
-      m = static_cast<int>(keep.size());
-      st.probe_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+    if (progress) (*progress)(static_cast<int>(int64_t(l + 1) * n / L), n);
   }
   output_logits(model_, I.x.data(), 1, I.logits.data(), I.ws, I.pool);
   std::memcpy(last_logits_.data(), I.logits.data(), sizeof(float) * c.n_vocab);
