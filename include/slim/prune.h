@@ -27,7 +27,7 @@ struct PruneConfig {
   std::vector<int> layers;   // prune after these layers (ascending); empty = the model's default schedule
   std::vector<float> keep;   // cumulative fraction of prompt units kept after each pruning layer
   int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
-  bool rescore = false;      // decode: re-score stored units at each step (option B); default frozen sets
+                             // Decoding attends to each layer's stored KV: kept sets are frozen after prefill.
 
   // --- LazyLLM (progressive, revivable pruning in prefill and decode) ---
   std::vector<float> rates;  // per layer: fraction of the present tokens pruned there; empty = model default

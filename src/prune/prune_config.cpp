@@ -96,14 +96,13 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
-  else if (key == "rescore") cfg.rescore = to_int(key, v) != 0;
   else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
   else if (key == "drop") cfg.drop = static_cast<float>(to_number(key, v));
   else if (key == "layer") cfg.drop_layer = to_int(key, v);
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window layers keep min_tokens rescore rates drop layer seed)");
+                "' (known: method unit block window layers keep min_tokens rates drop layer seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0)
     throw Error("prune: unit, block and window must be positive");
   if (cfg.block % cfg.unit != 0) throw Error("prune: block must be a multiple of unit");
@@ -150,7 +149,7 @@ std::string to_string(const PruneConfig& c) {
     case PruneMethod::None: break;
     case PruneMethod::SlimInfer:
       os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
-         << ",window=" << c.window << ",min_tokens=" << c.min_tokens << ",rescore=" << (c.rescore ? 1 : 0);
+         << ",window=" << c.window << ",min_tokens=" << c.min_tokens;
       break;
     case PruneMethod::LazyLLM:
       os << ":rates=" << join(c.rates) << ",min_tokens=" << c.min_tokens;
@@ -169,16 +168,19 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
       // Defaults chosen with `slim eval` sweeps (docs/pruning.md). Prune early enough that the linear work
       // shrinks, late enough that information has spread into the kept tokens.
       if (m.arch == Arch::Gemma3) {
-        c.layers = {2, 5, 11};
-        c.keep = {0.5f, 0.3f, 0.2f};
+        // Gemma 3: prune only after global layers (5 of every 6 layers are local, window 512, and their
+        // queries do not rank distant tokens: a probe there drops needles). 18 layers: globals are 5, 11, 17.
+        for (int l = 0; l + 1 < L; ++l)
+          if (m.layer_swa.size() == size_t(L) && !m.layer_swa[l]) c.layers.push_back(l);
+        if (c.layers.empty()) c.layers.push_back(std::max(0, L / 3 - 1));
+        const float keep[] = {0.2f, 0.1f, 0.08f, 0.06f, 0.05f};
+        for (size_t i = 0; i < c.layers.size(); ++i) c.keep.push_back(keep[std::min<size_t>(i, 4)]);
       } else {
-        // Scale the paper-derived 32-layer schedule {8,12,16,20,24} to L layers, starting earlier.
-        const int base[] = {5, 9, 13, 17, 21};
-        const float keep[] = {0.6f, 0.45f, 0.35f, 0.25f, 0.2f};
-        c.layers.clear();
-        c.keep.clear();
-        for (int i = 0; i < 5; ++i) {
-          const int l = std::max(0, std::min(L - 2, base[i] * L / 32));
+        // Four pruning layers from ~1/7 of the depth (SmolLM2's 30 layers: 4, 8, 12, 16).
+        const int base[] = {4, 8, 12, 16};
+        const float keep[] = {0.5f, 0.3f, 0.2f, 0.15f};
+        for (int i = 0; i < 4; ++i) {
+          const int l = std::max(0, std::min(L - 2, base[i] * L / 30));
           if (!c.layers.empty() && c.layers.back() == l) c.keep.back() = keep[i];  // shallow models: merge
           else c.layers.push_back(l), c.keep.push_back(keep[i]);
         }
