@@ -43,6 +43,11 @@ struct PruneStats {
   size_t kv_bytes = 0;             // KV bytes stored for the whole sequence after that call
   size_t kv_bytes_dense = 0;       // what a dense run would store
   double probe_seconds = 0;        // time spent scoring tokens
+  // LazyLLM (cumulative since the context was made or reset):
+  uint64_t pairs_computed = 0;     // (token, layer) pairs computed
+  uint64_t pairs_dense = 0;        // what dense would have computed (tokens evaluated × n_layer)
+  uint64_t revived = 0;            // (token, layer) pairs computed from an aux entry
+  size_t aux_bytes = 0;            // aux hidden states held now
 };
 
 // The KV manager's counters since the context was made (all zero with an unlimited budget).

@@ -7,6 +7,7 @@
 
 #include "kv/kv_cache.h"
 #include "model/forward.h"
+#include "prune/lazyllm.h"
 #include "prune/policy.h"
 #include "prune/probe.h"
 #include "runtime/thread_pool.h"
@@ -32,6 +33,7 @@ struct Context::Impl {
   // Pruning: the policy, and the whole prompt's hidden states for layer-major prefill.
   PruneConfig prune;
   std::unique_ptr<PrefillPolicy> policy;
+  std::unique_ptr<LazyLLM> lazy;
   PruneStats stats;
   std::vector<float> h_all;
   std::vector<int32_t> pos_all;
@@ -49,13 +51,15 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   I.prune = params.prune;
   resolve_prune_defaults(I.prune, c);
   I.policy = make_prefill_policy(I.prune);
+  // LazyLLM revives old tokens at any layer, and a revived row needs its whole window of keys: no rings then.
+  const bool lazy = I.prune.method == PruneMethod::LazyLLM;
   const KVType kt = params.kv_f32 ? KVType::F32 : KVType::F16;
   const int kvd = c.n_head_kv * c.head_dim;
   I.kv_row_bytes = size_t(kvd) * (params.kv_f32 ? 4 : 2);
   I.kv.resize(c.n_layer);
   for (int l = 0; l < c.n_layer; ++l) {
     // Sliding-window layers only ever need the last `window` positions plus the batch being added.
-    if (c.layer_swa[l] && c.sliding_window > 0 && c.sliding_window + I.n_ubatch < n_ctx_)
+    if (!lazy && c.layer_swa[l] && c.sliding_window > 0 && c.sliding_window + I.n_ubatch < n_ctx_)
       I.kv[l].init(kvd, c.sliding_window + I.n_ubatch, /*ring=*/true, kt);
     else
       I.kv[l].init(kvd, n_ctx_, /*ring=*/false, kt);
@@ -66,12 +70,14 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   I.tok.resize(I.n_ubatch);
   I.logits.resize(size_t(c.n_vocab));  // one row; grown to kLogitRows rows only if all logits are asked for
   last_logits_.resize(c.n_vocab);
+  if (lazy) I.lazy = std::make_unique<LazyLLM>(model, I.prune, n_ctx_);
 }
 
 Context::~Context() = default;
 
 void Context::reset() {
   n_past_ = 0;
+  if (impl_->lazy) impl_->lazy->reset();
   for (LayerKV& k : impl_->kv) k.clear();
 }
 
@@ -86,6 +92,7 @@ bool Context::truncate(int n) {
     return false;
   }
   n_past_ = n;
+  if (impl_->lazy) impl_->lazy->truncate(n);
   return true;
 }
 
@@ -237,6 +244,12 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
       throw Error("context: token id " + std::to_string(tokens[i]) + " out of range [0, " +
                   std::to_string(c.n_vocab) + ")");
 
+  if (I.lazy) {
+    I.lazy->eval(tokens, n, n_past_, I.kv, I.ws, I.pool, I.logits.data(), last_logits_.data(), all_logits, progress,
+                 I.stats);
+    n_past_ += n;
+    return;
+  }
   // Pruning applies to prompts: calls that want every token's logits (perplexity) or are short (decode) run
   // dense over whatever the layers store.
   if (I.policy && !all_logits && n >= std::max(2, I.prune.min_tokens)) {
