@@ -1,5 +1,8 @@
 #include "kv/kv_cache.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -12,12 +15,44 @@
 
 namespace slim {
 
-uint8_t* alloc_kv_frame(size_t bytes, bool zero) {
-  const size_t n = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, n == 0 ? 64 : n);
-  if (!p) throw std::bad_alloc();
-  if (zero) std::memset(p, 0, n);  // deterministic frames (and cold-file contents) for partly filled blocks
-  return static_cast<uint8_t*>(p);
+namespace {
+size_t page_size() {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+}  // namespace
+
+KVRegion::KVRegion(size_t bytes) {
+  n_ = (std::max<size_t>(bytes, 1) + page_size() - 1) / page_size() * page_size();
+  void* p = mmap(nullptr, n_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  p_ = static_cast<uint8_t*>(p);
+}
+
+KVRegion::~KVRegion() {
+  if (p_) munmap(p_, n_);
+}
+
+KVRegion::KVRegion(KVRegion&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+
+KVRegion& KVRegion::operator=(KVRegion&& o) noexcept {
+  if (this != &o) {
+    if (p_) munmap(p_, n_);
+    p_ = std::exchange(o.p_, nullptr);
+    n_ = std::exchange(o.n_, 0);
+  }
+  return *this;
+}
+
+void KVRegion::discard(size_t off, size_t n) {
+  if (!p_ || n == 0) return;
+  const size_t ps = page_size(), end = std::min(n_, off + n);
+  const size_t lo = std::min(end, (off + ps - 1) / ps * ps), hi = std::max(lo, end / ps * ps);
+  if (hi > lo) madvise(p_ + lo, hi - lo, MADV_DONTNEED);
+  // Bytes on pages shared with neighbouring data are zeroed instead, so a discarded range always reads as
+  // zeros (a block that was not read back cannot pass for one that was).
+  std::memset(p_ + off, 0, lo - off);
+  std::memset(p_ + hi, 0, end - hi);
 }
 
 void LayerKV::init(int kv_dim, int capacity, bool ring, KVType type, int block_rows) {
@@ -35,9 +70,13 @@ void LayerKV::init(int kv_dim, int capacity, bool ring, KVType type, int block_r
   while ((1 << block_shift_) < block_rows) ++block_shift_;
   block_mask_ = block_rows - 1;
   max_blocks_ = (capacity + block_rows - 1) / block_rows;
-  v_offset_ = static_cast<size_t>(block_rows) * row_bytes_;
-  owned_.clear();
-  frames_.assign(max_blocks_, nullptr);
+  // Whole blocks of address space (a ring's last block may extend past capacity); nothing is committed yet.
+  const size_t bytes = static_cast<size_t>(max_blocks_) * block_rows * row_bytes_;
+  k_ = KVRegion(bytes);
+  v_ = KVRegion(bytes);
+  k_base_ = k_.data();
+  v_base_ = v_.data();
+  resident_.assign(max_blocks_, 0);
   touched_.assign(max_blocks_, 0);
   n_blocks_ = 0;
   pos_.clear();
@@ -59,14 +98,15 @@ int LayerKV::append_block() const {
   return ring_ ? head_ >> block_shift_ : -1;
 }
 
+void LayerKV::discard_block(int b) {
+  const size_t bb = static_cast<size_t>(block_rows_) * row_bytes_;
+  k_.discard(b * bb, bb);
+  v_.discard(b * bb, bb);
+}
+
 void LayerKV::grow_blocks(int n) {
   for (int b = n_blocks_; b < n; ++b) {
-    if (tier_) {
-      tier_->alloc_block(layer_, b);  // sets frames_[b]
-    } else {
-      owned_.emplace_back(alloc_kv_frame(block_bytes()));
-      frames_[b] = owned_.back().get();
-    }
+    if (tier_) tier_->alloc_block(layer_, b);  // room in the hot tier (may evict other layers' blocks)
     n_blocks_ = b + 1;
   }
   // Positions follow the blocks (slots of not-yet-written rows read as -1).
@@ -76,12 +116,8 @@ void LayerKV::grow_blocks(int n) {
 
 void LayerKV::release_blocks_from(int b) {
   if (b >= n_blocks_) return;
-  if (tier_) {
-    tier_->drop_blocks_from(layer_, b);
-  } else {
-    owned_.resize(b);
-    std::fill(frames_.begin() + b, frames_.begin() + n_blocks_, nullptr);
-  }
+  if (tier_) tier_->drop_blocks_from(layer_, b);
+  for (int i = b; i < n_blocks_; ++i) discard_block(i);
   std::fill(touched_.begin() + b, touched_.begin() + n_blocks_, 0);
   n_blocks_ = b;
   const size_t rows = std::min<size_t>(static_cast<size_t>(n_blocks_) * block_rows_, capacity_);
@@ -108,8 +144,8 @@ int LayerKV::append(int32_t pos, const float* k, const float* v) {
   pos_[slot] = pos;
   if (pos <= last_pos_) in_order_ = false;
   last_pos_ = pos;
-  uint8_t* kd = frames_[b] + static_cast<size_t>(slot & block_mask_) * row_bytes_;
-  uint8_t* vd = kd + v_offset_;
+  uint8_t* kd = k_base_ + static_cast<size_t>(slot) * row_bytes_;
+  uint8_t* vd = v_base_ + static_cast<size_t>(slot) * row_bytes_;
   if (type_ == KVType::F16) {
     kernels::fp32_to_fp16_row(k, reinterpret_cast<uint16_t*>(kd), kv_dim_);
     kernels::fp32_to_fp16_row(v, reinterpret_cast<uint16_t*>(vd), kv_dim_);
@@ -138,11 +174,9 @@ bool LayerKV::truncate(int32_t n, int window) {
       std::memcpy(&v2[i * row_bytes_], v_row(keep[i].second), row_bytes_);
     }
     for (size_t i = 0; i < keep.size(); ++i) {
-      const int b = static_cast<int>(i) >> block_shift_;
-      uint8_t* kd = frames_[b] + (i & block_mask_) * row_bytes_;
-      std::memcpy(kd, &k2[i * row_bytes_], row_bytes_);
-      std::memcpy(kd + v_offset_, &v2[i * row_bytes_], row_bytes_);
-      if (tier_) touched_[b] = 1;
+      std::memcpy(k_base_ + i * row_bytes_, &k2[i * row_bytes_], row_bytes_);
+      std::memcpy(v_base_ + i * row_bytes_, &v2[i * row_bytes_], row_bytes_);
+      if (tier_) touched_[static_cast<int>(i) >> block_shift_] = 1;
     }
   }
   std::fill(pos_.begin(), pos_.end(), -1);

@@ -2,11 +2,12 @@
 // (causal, sliding window) are decided by position and a layer may hold any subset of tokens — the property
 // token pruning needs. Global layers append; sliding-window layers keep a ring of window + ubatch rows.
 //
-// Storage is block-paged: slot s lives in block s / B at row s % B (B = block_rows, a power of two), and a
-// block is allocated when the first row lands in it, so memory follows the rows actually stored (a pruned
-// layer holding 20% of the tokens holds ~20% of the blocks). One block is one frame: its B K rows, then its
-// B V rows. With a KVTier attached (kv/kv_tier.h) the frames belong to the tier, which may move unpinned
-// blocks to a cold file; see docs/kv-cache.md.
+// Storage is block-paged: slot s belongs to block s / B (B = block_rows, a power of two). K and V rows live
+// in two reserved, lazily committed address ranges (anonymous mmap), so k_row(slot) is one multiply-add as
+// with a flat array, while physical memory follows the rows actually written (a pruned layer holding 20% of
+// the tokens commits ~20% of the pages), and a block can be given back to the OS (madvise) and later read
+// back in place. With a KVTier attached (kv/kv_tier.h) the tier decides which blocks are resident and may
+// move unpinned ones to a cold file; see docs/kv-cache.md.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,24 @@ namespace slim {
 enum class KVType { F16, F32 };
 
 class KVTier;
+
+// An anonymous, lazily committed address range: pages cost memory only once written.
+class KVRegion {
+ public:
+  KVRegion() = default;
+  explicit KVRegion(size_t bytes);  // throws std::bad_alloc if the range cannot be reserved
+  ~KVRegion();
+  KVRegion(KVRegion&& o) noexcept;
+  KVRegion& operator=(KVRegion&& o) noexcept;
+  uint8_t* data() const { return p_; }
+  // [off, off + n) reads as zeros afterwards: its whole pages go back to the OS (madvise), the bytes it
+  // shares pages with neighbouring data are zeroed.
+  void discard(size_t off, size_t n);
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 class LayerKV {
  public:
@@ -48,16 +67,12 @@ class LayerKV {
   bool in_order() const { return in_order_; }
   const int32_t* positions() const { return pos_.data(); }
   KVType type() const { return type_; }
-  // Row pointers. With a tier, valid only for blocks that are resident (every needed block of the pinned
+  // Row pointers. With a tier, rows are valid only in resident blocks (every needed block of the pinned
   // layer is; see KVTier::begin_layer).
-  const void* k_row(int slot) const {
-    return frames_[slot >> block_shift_] + static_cast<size_t>(slot & block_mask_) * row_bytes_;
-  }
-  const void* v_row(int slot) const {
-    return frames_[slot >> block_shift_] + v_offset_ + static_cast<size_t>(slot & block_mask_) * row_bytes_;
-  }
+  const void* k_row(int slot) const { return k_base_ + static_cast<size_t>(slot) * row_bytes_; }
+  const void* v_row(int slot) const { return v_base_ + static_cast<size_t>(slot) * row_bytes_; }
   size_t bytes_used() const { return 2 * static_cast<size_t>(size_) * row_bytes_; }       // stored rows
-  size_t bytes_reserved() const { return static_cast<size_t>(n_blocks_) * block_bytes(); }  // allocated blocks
+  size_t bytes_reserved() const { return static_cast<size_t>(n_blocks_) * block_bytes(); }  // blocks in use
 
   // Blocks.
   int block_rows() const { return block_rows_; }
@@ -66,7 +81,7 @@ class LayerKV {
   int n_blocks() const { return n_blocks_; }       // blocks holding rows (hot or cold): slots [0, n_blocks·B)
   int max_blocks() const { return max_blocks_; }   // blocks at full capacity
   int block_of(int slot) const { return slot >> block_shift_; }
-  bool resident(int block) const { return frames_[block] != nullptr; }
+  bool resident(int block) const { return block < n_blocks_ && (!tier_ || resident_[block]); }
   bool ring() const { return ring_; }
   // Block the next append writes to (for a tier: the one a begin_layer must always make resident).
   int append_block() const;
@@ -75,11 +90,11 @@ class LayerKV {
 
  private:
   friend class KVTier;
-  struct FreeDeleter {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  void grow_blocks(int n);          // allocates blocks [n_blocks_, n)
-  void release_blocks_from(int b);  // frees blocks [b, n_blocks_)
+  uint8_t* block_k(int b) const { return k_base_ + static_cast<size_t>(b) * block_rows_ * row_bytes_; }
+  uint8_t* block_v(int b) const { return v_base_ + static_cast<size_t>(b) * block_rows_ * row_bytes_; }
+  void discard_block(int b);        // gives block b's pages back (its rows read as zeros or stale)
+  void grow_blocks(int n);          // blocks [n_blocks_, n) start holding rows
+  void release_blocks_from(int b);  // blocks [b, n_blocks_) are forgotten
 
   int kv_dim_ = 0, capacity_ = 0, size_ = 0, head_ = 0;
   bool ring_ = false;
@@ -89,18 +104,15 @@ class LayerKV {
   KVType type_ = KVType::F16;
   size_t row_bytes_ = 0;
   int block_rows_ = 0, block_shift_ = 0, block_mask_ = 0, max_blocks_ = 0, n_blocks_ = 0;
-  size_t v_offset_ = 0;                  // V rows start this many bytes into a frame
-  std::vector<uint8_t*> frames_;         // per block: its frame, nullptr when absent or cold (max_blocks_ long)
-  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> owned_;  // frames when no tier is attached
-  std::vector<uint8_t> touched_;         // blocks written since the tier last looked (tier only)
+  KVRegion k_, v_;
+  uint8_t* k_base_ = nullptr;
+  uint8_t* v_base_ = nullptr;
+  std::vector<uint8_t> resident_;        // tier only: block's rows are in RAM (written by the tier, under its lock)
+  std::vector<uint8_t> touched_;         // tier only: blocks written since the tier last looked
   std::vector<int32_t> pos_;
   KVTier* tier_ = nullptr;
   int layer_ = -1;
   bool pinned_ = false;                  // set by the tier (main thread): appends allowed
 };
-
-// Frames are 64-byte aligned (size rounded up to a multiple of 64), zeroed unless zero is false; free them
-// with std::free. Throws std::bad_alloc.
-uint8_t* alloc_kv_frame(size_t bytes, bool zero = true);
 
 }  // namespace slim

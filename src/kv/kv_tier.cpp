@@ -48,8 +48,6 @@ KVTier::~KVTier() {
     io_cv_.notify_all();
     io_.join();
   }
-  for (auto& layer : blocks_)
-    for (Block& b : layer) std::free(b.frame);
 }
 
 void KVTier::attach(std::vector<LayerKV>& layers) {
@@ -235,12 +233,12 @@ void KVTier::check_fits_locked(int l, int extra_blocks) const {
 // ---------------------------------------------------------------------------------------------------------
 // Blocks
 
-uint8_t* KVTier::alloc_block(int l, int b) {
+void KVTier::alloc_block(int l, int b) {
   std::unique_lock<std::mutex> lk(mu_);
   throw_if_failed_locked();
   if (!pinned_[l]) throw Error("kv: new block for layer " + std::to_string(l) + ", which is not pinned");
   size_t pinned_hot = 1;
-  for (int i = 0; i < nblk_[l]; ++i) pinned_hot += blocks_[l][i].frame != nullptr;
+  for (int i = 0; i < nblk_[l]; ++i) pinned_hot += blocks_[l][i].resident;
   if (pinned_hot * frame_bytes_ > budget_)
     throw Error("kv: the KV budget of " + mib(budget_) + " is too small: layer " + std::to_string(l) + " needs " +
                 mib(pinned_hot * frame_bytes_) + " resident (" + std::to_string(pinned_hot) + " blocks of " +
@@ -262,14 +260,12 @@ uint8_t* KVTier::alloc_block(int l, int b) {
     st_.stall_seconds += seconds_since(t0);
   }
   Block& bk = blocks_[l][b];
-  bk = Block{nullptr, State::Hot, true, false, false, true, true, bk.gen + 1};
-  bk.frame = alloc_kv_frame(layers_[l]->block_bytes());
-  layers_[l]->frames_[b] = bk.frame;
+  bk = Block{true, State::Hot, true, false, false, true, true, bk.gen + 1};
+  layers_[l]->resident_[b] = 1;
   hot_bytes_ += frame_bytes_;
   st_.hot_bytes_peak = std::max(st_.hot_bytes_peak, hot_bytes_);
   nblk_[l] = std::max(nblk_[l], b + 1);
   ++stored_blocks_;
-  return bk.frame;
 }
 
 void KVTier::drop_blocks_from(int l, int b0) {
@@ -279,10 +275,10 @@ void KVTier::drop_blocks_from(int l, int b0) {
   for (int b = b0; b < nblk_[l]; ++b) {
     Block& bk = blocks_[l][b];
     if (bk.state == State::Writing && bk.drop_after) leaving_bytes_ -= frame_bytes_;
-    if (bk.frame) free_frame_locked(l, b);
+    if (bk.resident) free_frame_locked(l, b);
     on_disk = on_disk || bk.on_disk;
     if (bk.state != State::Absent) --stored_blocks_;
-    bk = Block{nullptr, State::Absent, false, false, false, true, true, bk.gen + 1};  // queued jobs go stale
+    bk = Block{false, State::Absent, false, false, false, true, true, bk.gen + 1};  // queued jobs go stale
   }
   if (on_disk && nblk_[l] > b0) file_->discard(offset(l, b0), size_t(nblk_[l] - b0) * frame_bytes_);
   nblk_[l] = std::min(nblk_[l], b0);
@@ -291,9 +287,9 @@ void KVTier::drop_blocks_from(int l, int b0) {
 
 void KVTier::free_frame_locked(int l, int b) {
   Block& bk = blocks_[l][b];
-  std::free(bk.frame);
-  bk.frame = nullptr;
-  layers_[l]->frames_[b] = nullptr;
+  layers_[l]->discard_block(b);
+  bk.resident = false;
+  layers_[l]->resident_[b] = 0;
   hot_bytes_ -= frame_bytes_;
 }
 
@@ -307,7 +303,7 @@ bool KVTier::set_active(int l, const std::vector<int>& blocks) {
   size_t n_needed = 0, overlap = 0;
   for (int b = 0; b < nblk_[l]; ++b) {
     n_needed += in[b];
-    overlap += in[b] && blocks_[l][b].frame != nullptr;
+    overlap += in[b] && blocks_[l][b].resident;
   }
   const bool swap = n_needed > 0 && double(overlap) < tau_ * double(n_needed);
   for (size_t b = 0; b < in.size(); ++b) {
@@ -352,7 +348,7 @@ void KVTier::issue_reads_locked(int l, bool prefetch) {
     Block& bk = blocks_[l][b];
     if (bk.state != State::Cold || !needs(l, b)) continue;
     if (!make_room_locked(l, prefetch)) return;
-    bk.frame = alloc_kv_frame(layers_[l]->block_bytes(), /*zero=*/false);
+    bk.resident = true;
     hot_bytes_ += frame_bytes_;
     st_.hot_bytes_peak = std::max(st_.hot_bytes_peak, hot_bytes_);
     bk.state = State::Reading;
@@ -454,25 +450,31 @@ void KVTier::io_loop() {
     }
     busy_layer_ = j.layer;
     busy_block_ = j.block;
-    uint8_t* frame = bk.frame;
-    const size_t n = layers_[j.layer]->block_bytes();
+    LayerKV& kv = *layers_[j.layer];
+    const size_t half = kv.block_bytes() / 2;  // K rows, then V rows
+    uint8_t* kd = kv.block_k(j.block);
+    uint8_t* vd = kv.block_v(j.block);
     const uint64_t off = offset(j.layer, j.block);
     lk.unlock();
     std::string err;
     try {
-      if (j.read) file_->read_at(frame, n, off);
-      else file_->write_at(frame, n, off);
+      if (j.read) {
+        file_->read_at(kd, half, off);
+        file_->read_at(vd, half, off + half);
+      } else {
+        file_->write_at(kd, half, off);
+        file_->write_at(vd, half, off + half);
+      }
     } catch (const std::exception& e) {
       err = e.what();
     }
     lk.lock();
     busy_layer_ = busy_block_ = -1;
+    const size_t n = 2 * half;
     if (!err.empty()) {
       io_error_ = err;
-      if (j.read) {  // the block stays cold; its frame goes back
-        std::free(bk.frame);
-        bk.frame = nullptr;
-        hot_bytes_ -= frame_bytes_;
+      if (j.read) {  // the block stays cold
+        free_frame_locked(j.layer, j.block);
         bk.state = State::Cold;
       } else {
         if (bk.drop_after) leaving_bytes_ -= frame_bytes_;
@@ -483,7 +485,7 @@ void KVTier::io_loop() {
       bk.state = State::Hot;
       bk.dirty = false;
       bk.on_disk = true;
-      layers_[j.layer]->frames_[j.block] = frame;
+      kv.resident_[j.block] = 1;
       st_.bytes_fetched += n;
       st_.blocks_prefetched += j.prefetch;
     } else {

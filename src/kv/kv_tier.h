@@ -79,7 +79,7 @@ class KVTier {
   static size_t min_budget(const std::vector<LayerKV>& layers);
 
   // --- LayerKV's side (main thread) ---
-  uint8_t* alloc_block(int l, int b);       // a fresh zeroed frame for a new block of pinned layer l
+  void alloc_block(int l, int b);           // room for a new block of pinned layer l
   void drop_blocks_from(int l, int b);      // forget blocks [b, n_blocks) of l, wherever they are
   void acquire(int l);                      // make every block of l resident and pin it (truncate)
   void release(int l);                      // undo acquire
@@ -87,7 +87,7 @@ class KVTier {
  private:
   enum class State : uint8_t { Absent, Hot, Cold, Reading, Writing };
   struct Block {
-    uint8_t* frame = nullptr;
+    bool resident = false;    // counts in the hot bytes (Hot, Reading or Writing)
     State state = State::Absent;
     bool dirty = false;       // frame differs from the file
     bool on_disk = false;     // the file holds a current copy
@@ -115,7 +115,7 @@ class KVTier {
   bool make_room_locked(int target, bool prefetch);
   bool pick_victim_locked(int target, bool prefetch, int& vl, int& vb) const;
   void evict_locked(int l, int b);
-  void free_frame_locked(int l, int b);
+  void free_frame_locked(int l, int b);  // the block leaves RAM
   void enqueue_locked(Priority p, int l, int b, bool read, bool prefetch);
   void write_back_locked(int l);
   int distance(int l) const;
