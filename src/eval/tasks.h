@@ -57,5 +57,7 @@ std::vector<Sample> read_jsonl(std::istream& in);
 double score(const Sample& s, const std::string& prediction);
 // The same for a metric name and gold answers; throws slim::Error for an unknown metric.
 double score_metric(const std::string& metric, const std::vector<std::string>& answers, const std::string& prediction);
+// fuzzywuzzy's fuzz.ratio (indel similarity, rounded to an integer) of two strings, in [0, 100].
+double edit_similarity(const std::string& a, const std::string& b);
 
 }  // namespace slim::eval
