@@ -3,7 +3,8 @@
 //   tg N       N single-token decode steps (greedy argmax fed back) after a 1-token prompt
 //   ... @ dD   the same after D untimed tokens already in the cache
 //   ttft L     empty context to the first token's logits for an L-token prompt, reported in ms
-//   e2e L      ttft L plus the first -n value of greedy decode steps (end-to-end latency), in ms
+//   e2e L      ttft L plus the first -n value of greedy decode steps (end-to-end latency), in ms; its
+//              prompt part is also reported as a ttft L row
 // Each test runs under every --prune configuration (default: dense); with several, a column gives the
 // speed-up over dense measured in the same run, and prompt KV bytes are shown beside.
 // Only Context::eval calls are timed (no tokenization, no sampling), as llama-bench times only llama_decode.
@@ -78,6 +79,7 @@ struct Test {
   Kind kind;
   int n_prompt = 0, n_gen = 0, n_depth = 0;
   std::vector<int64_t> samples_ns;
+  std::vector<int64_t> prompt_ns;  // e2e: the time-to-first-token part of each repetition
   std::string prune = "dense";
   size_t kv_bytes = 0, kv_dense = 0;  // after the last repetition
 
@@ -146,7 +148,7 @@ class Runner {
   }
 
   // Runs one repetition from an empty context and returns the timed nanoseconds.
-  int64_t run_once(const Test& t) {
+  int64_t run_once(Test& t) {
     ctx_.reset();
     if (t.n_depth > 0) {
       const std::vector<int32_t> fill = random_tokens(t.n_depth);
@@ -171,6 +173,8 @@ class Runner {
     const auto t0 = std::chrono::steady_clock::now();
     ctx_.eval(prompt.data(), t.n_prompt);
     if (t.kind == Kind::E2E) {
+      t.prompt_ns.push_back(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
       int32_t tok = argmax(ctx_.last_logits(), n_vocab_);
       for (int i = 0; i < t.n_gen; ++i) {
         ctx_.eval(&tok, 1);
@@ -263,6 +267,13 @@ int bench_command(const BenchOptions& o) {
       for (int r = 0; r < o.reps; ++r) t.samples_ns.push_back(runner.run_once(t));
       t.kv_bytes = ctx.kv_bytes_used();
       t.kv_dense = ctx.kv_bytes_dense();
+      if (t.kind == Kind::E2E) {  // its prompt part is a TTFT measurement too: report it, no second run
+        Test tt{Kind::TTFT, t.n_prompt, 0, 0, t.prompt_ns};
+        tt.prune = t.prune;
+        tt.kv_bytes = t.kv_bytes;
+        tt.kv_dense = t.kv_dense;
+        tests.push_back(tt);
+      }
       tests.push_back(t);
     }
   }
