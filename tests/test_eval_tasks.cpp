@@ -381,6 +381,19 @@ TEST(EvalTasks, CodeTask) {
   }
 }
 
+TEST(EvalTasks, PaulGrahamProseWhenInstalled) {
+  if (!fs::exists(kRoot / "models/texts/PaulGrahamEssays/.complete")) GTEST_SKIP() << "essays not installed (tools/setup.sh)";
+  GenOptions o;
+  o.text_dir = (kRoot / "models/texts").string();
+  o.prose = "pg";
+  o.tasks = {"niah_single_2", "qa_2hop", "passage_retrieval", "passage_count", "cwe"};
+  o.depths = {0.5};
+  for (const Sample& s : slim::eval::generate(tiny(), o)) {
+    check_sample(tiny(), s, s.task.rfind("passage", 0) == 0 ? 0.70 : 0.93);
+    EXPECT_EQ(s.prompt.find("Bennet"), std::string::npos) << s.id;  // not Austen
+  }
+}
+
 TEST(EvalTasks, BadOptions) {
   GenOptions o = base_options();
   o.tasks = {"niah_single_9"};
