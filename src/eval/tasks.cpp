@@ -22,6 +22,12 @@ const ProseText& GenContext::prose() {
   return *prose_;
 }
 
+const ProseText& GenContext::austen() {
+  if (opt_.prose == "austen") return prose();
+  if (!austen_) austen_ = std::make_unique<ProseText>(load_prose("austen", opt_.text_dir));
+  return *austen_;
+}
+
 const std::vector<std::string>& GenContext::code_lines() {
   if (!code_) code_ = std::make_unique<std::vector<std::string>>(load_code_lines(opt_.text_dir));
   return *code_;

@@ -36,7 +36,7 @@ std::string render_paragraphs(const std::vector<const std::string*>& paras, size
 // Distinct paragraphs, each repeated 1 to 3 times, shuffled; the answer is the number of distinct ones.
 Plan plan_passage_count(GenContext& g, const Request& r) {
   Rng rng(r.seed);
-  const ProseText& prose = g.prose();
+  const ProseText& prose = g.austen();
   const std::vector<size_t> pool = eligible_paragraphs(prose);
   const std::vector<size_t> order = rng.sample(pool.size(), pool.size());
   std::vector<int> reps;
@@ -81,7 +81,7 @@ Plan plan_passage_count(GenContext& g, const Request& r) {
 // asks which paragraph it comes from. Answer "Paragraph N".
 Plan plan_passage_retrieval(GenContext& g, const Request& r) {
   Rng rng(r.seed);
-  const ProseText& prose = g.prose();
+  const ProseText& prose = g.austen();
   const std::vector<size_t> pool = eligible_paragraphs(prose);
   const std::vector<size_t> order = rng.sample(pool.size(), pool.size());
 
