@@ -464,9 +464,8 @@ TEST(KVTier, TinyModelHiddenStatesDoNotDependOnTheBudget) {
         for (int i = 0; i < nb; ++i) pos[i] = done + i;
         Rows rows{x.data(), pos.data(), nb};
         for (int l = 0; l < c.n_layer; ++l) {
-          tier.begin_layer(l);
+          KVLayerScope scope(&tier, l);
           forward_layer(*m, l, rows, kv[l], ws, pool);
-          tier.end_layer(l);
         }
         out.insert(out.end(), x.begin(), x.begin() + size_t(nb) * c.n_embd);
         done += nb;

@@ -155,4 +155,25 @@ class KVTier {
   uint64_t swaps_ = 0;
 };
 
+// RAII bracket for one layer: begin_layer on construction, end_layer on destruction (also when the layer's
+// forward pass throws, so the tier is never left with a layer open). A null tier does nothing.
+class KVLayerScope {
+ public:
+  KVLayerScope(KVTier* tier, int layer) : tier_(tier), layer_(layer) {
+    if (tier_) tier_->begin_layer(layer_);
+  }
+  ~KVLayerScope() {
+    try {
+      if (tier_) tier_->end_layer(layer_);
+    } catch (...) {  // only misuse (another layer opened inside the scope) throws here
+    }
+  }
+  KVLayerScope(const KVLayerScope&) = delete;
+  KVLayerScope& operator=(const KVLayerScope&) = delete;
+
+ private:
+  KVTier* tier_;
+  int layer_;
+};
+
 }  // namespace slim
