@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "cli/cmd_eval.h"
 #include "cli/commands.h"
 #include "slim/error.h"
 
@@ -48,10 +49,12 @@ int main(int argc, char** argv) {
   InspectOptions inspect;
   PerplexityOptions ppl;
   BenchOptions bench;
+  EvalOptions eval;
   add_run_command(app, run);
   add_inspect_command(app, inspect);
   add_perplexity_command(app, ppl);
   add_bench_command(app, bench);
+  add_eval_command(app, eval);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
     if (inspect.selected) return inspect_command(inspect);
     if (ppl.selected) return perplexity_command(ppl);
     if (bench.selected) return bench_command(bench);
+    if (eval.selected) return eval_command(eval);
   } catch (const slim::Error& e) {
     std::fprintf(stderr, "slim: error: %s\n", e.what());
     return 1;

@@ -352,8 +352,8 @@ std::vector<std::string> write_report(const std::vector<Result>& results, const 
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const CellStats& c : a.by_config)
     md << "| " << name(c.config) << " | " << c.n << " | " << (c.generative ? fmt(c.score, 1) : "—") << " | "
-       << fmt_ci(c.d_score, 1) << " | " << fmt_ci(c.d_gold_nll, 3) << " | " << fmt_ci(c.d_log_ppl, 4) << " | "
-       << (c.compared ? fmt_sci(c.kl_mean) : "—") << " | " << (c.compared ? fmt_sci(c.kl_max) : "—") << " | "
+       << (c.compared ? fmt_ci(c.d_score, 1) : "—") << " | " << (c.compared ? fmt_ci(c.d_gold_nll, 3) : "—")
+       << " | " << (c.compared ? fmt_ci(c.d_log_ppl, 4) : "—") << " | " << (c.compared ? fmt_sci(c.kl_mean) : "—") << " | " << (c.compared ? fmt_sci(c.kl_max) : "—") << " | "
        << fmt(c.top1, 3) << " | " << fmt(c.greedy_exact, 2) << " | "
        << (c.retention_n ? fmt(c.retention, 3) : "—") << " | " << fmt(c.ttft_ms, 0) << " | " << fmt(c.speedup, 2)
        << "× | " << fmt(c.kv_ratio, 3) << " | " << c.verdict << " |\n";

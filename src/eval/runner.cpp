@@ -175,7 +175,7 @@ void MatrixRunner::make_contexts(const std::vector<Sample>& samples) {
     configs_.push_back(std::move(c));
   };
   add(kDenseLabel, "dense", PruneConfig{});
-  if (opt_.self_check) add(kDenseSelfLabel, "dense", PruneConfig{});
+  if (opt_.self_check) add(kDenseSelfLabel, kDenseSelfLabel, PruneConfig{});
   for (const std::string& spec : opt_.configs) {
     PruneConfig pc = parse_prune_spec(spec);
     if (pc.enabled()) resolve_prune_defaults(pc, mc);
@@ -583,7 +583,7 @@ std::string to_json_line(const Result& r) {
                      {"greedy_frac", r.greedy_frac}, {"greedy_exact", r.greedy_exact},
                      {"dp_rms", r.dp_rms}};
   }
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);  // answers may hold broken UTF-8
 }
 
 Result result_from_json_line(const std::string& line) {
