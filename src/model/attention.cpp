@@ -336,7 +336,7 @@ void run(const float* q, const int32_t* qpos, int n, const LayerKV& kv, const At
   if (pmax < 0) pmin = 0;
   std::vector<int> slot_at(size_t(pmax - pmin + 1), -1);
   for (int j = 0; j < n_slots; ++j)
-    if (kpos[j] >= 0) slot_at[kpos[j] - pmin] = j;
+    if (kpos[j] >= 0 && (!s.key_mask || s.key_mask[kpos[j]])) slot_at[kpos[j] - pmin] = j;
   // llama.cpp's cell count for this step (cells hold positions 0, 1, 2, ... for one sequence): at least 256,
   // padded to 256; at 512 or more a one-row batch is split into one chunk of cells per thread.
   const int64_t n_cells = std::max<int64_t>(256, (int64_t(pmax) + 1 + 255) / 256 * 256);
@@ -412,7 +412,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   const int n_tiles = pmax >= 0 && n_slots > 0 ? (pmax - p0) / kTile + 1 : 0;
   std::vector<int> slot_at(size_t(n_tiles) * kTile, -1);
   for (int j = 0; j < n_slots; ++j)
-    if (kpos[j] >= 0) slot_at[kpos[j] - p0] = j;
+    if (kpos[j] >= 0 && (!s.key_mask || s.key_mask[kpos[j]])) slot_at[kpos[j] - p0] = j;
   // A task is a block of kRows rows × gh heads of one kv group, sharing each converted K/V tile. Every
   // (row, head) keeps its own softmax state, so how heads are grouped into tasks does not change any bit;
   // with few row blocks (decode) the group's heads are split so that every thread gets work.

@@ -20,6 +20,11 @@ struct AttentionShape {
   float kq_scale = 1.f;     // scores are multiplied by this after the dot product (q left unscaled)
   bool one_row_batch = false;  // compat: the layer call has a single row; llama.cpp may then split the keys
                                // across its threads, so the result depends on pool.size() like llama.cpp's on -t
+  // Optional key subset (LazyLLM attends only to the tokens selected at this layer): when set, a stored key
+  // at position p is visible only if key_mask[p] != 0; it must cover every position the store holds.
+  // A hidden key is a masked entry, so the result equals attention over a store holding only the visible
+  // keys. Null: every stored key (bit-identical to no mask).
+  const uint8_t* key_mask = nullptr;
 };
 
 // q: n rows × n_head × head_dim (already normed, rotated and scaled); qpos: position of each row.

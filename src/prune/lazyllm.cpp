@@ -1,20 +1,453 @@
-// Placeholder until the LazyLLM implementation lands (issue 6): selecting the method is a clear error.
+// LazyLLM: per-token frontier + one aux hidden state, layer-major evaluation with revival (see lazyllm.h).
 #include "prune/lazyllm.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "model/attention.h"
+#include "runtime/thread_pool.h"
 #include "slim/error.h"
+#include "tensor/kernels.h"
+#include "tensor/ops.h"
 
 namespace slim {
 
-struct LazyLLM::State {};
+namespace {
 
-LazyLLM::LazyLLM(const Model&, const PruneConfig&, int) {
-  throw Error("prune: lazyllm is not implemented yet");
+constexpr int kLogitRows = 64;  // LM-head rows per pass when every token's logits are wanted
+
+const float* f32(const TensorView* t) { return t ? reinterpret_cast<const float*>(t->data) : nullptr; }
+
+void mm(const TensorView& w, const float* x, int n, float* y, ThreadPool& pool) {
+  kernels::matmul(as_weight(w), x, n, w.ne[0], y, w.ne[1], pool);
 }
+
+template <class F>
+void parallel_rows(ThreadPool& pool, int n, F&& f) {
+  pool.run([&](int tid, int nth) {
+    int64_t b, e;
+    ThreadPool::split(n, tid, nth, b, e);
+    for (int64_t r = b; r < e; ++r) f(static_cast<int>(r));
+  });
+}
+
+// layer_rest (model/forward.cpp) with a key subset: attention of the first keep_rows rows (all if -1) over
+// the keys key_mask lets through, output projection, FFN. The arithmetic is layer_rest's, step for step, so
+// that with no mask the result is bit-identical to the dense path (tests/test_lazyllm.cpp checks it).
+void attend_and_ffn(const Model& m, int l, Rows& rows, int keep_rows, const LayerKV& kv, const uint8_t* key_mask,
+                    Workspace& ws, ThreadPool& pool) {
+  const ModelConfig& c = m.config();
+  const LayerWeights& L = m.layer(l);
+  const int d = c.n_embd;
+  const bool swa = !c.layer_swa.empty() && c.layer_swa[l] != 0;
+  const int nq = keep_rows >= 0 ? keep_rows : rows.n;
+  AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, swa ? c.sliding_window : 0};
+  shape.kq_scale = c.arch != Arch::Gemma3 ? c.attn_scale : 1.f;  // Gemma 3's q is pre-scaled
+  shape.key_mask = key_mask;
+  attention(ws.q.data(), rows.pos, nq, kv, shape, ws.att.data(), pool);
+  mm(*L.wo, ws.att.data(), nq, ws.o.data(), pool);
+  parallel_rows(pool, nq, [&](int r) {
+    float* o = ws.o.data() + int64_t(r) * d;
+    if (c.post_norms) ops::rmsnorm(o, f32(L.post_attn_norm), o, d, c.norm_eps);
+    float* xr = rows.x + int64_t(r) * d;
+    ops::add_inplace(xr, o, d);
+    ops::rmsnorm(xr, f32(L.ffn_norm), ws.h.data() + int64_t(r) * d, d, c.norm_eps);
+  });
+  mm(*L.w_gate, ws.h.data(), nq, ws.gate.data(), pool);
+  mm(*L.w_up, ws.h.data(), nq, ws.up.data(), pool);
+  parallel_rows(pool, nq, [&](int r) {
+    const int64_t off = int64_t(r) * c.n_ff;
+    if (c.act == Activation::GeluTanh) ops::geglu_tanh(&ws.gate[off], &ws.up[off], &ws.act[off], c.n_ff);
+    else ops::swiglu(&ws.gate[off], &ws.up[off], &ws.act[off], c.n_ff);
+  });
+  mm(*L.w_down, ws.act.data(), nq, ws.o.data(), pool);
+  parallel_rows(pool, nq, [&](int r) {
+    float* o = ws.o.data() + int64_t(r) * d;
+    if (c.post_norms) ops::rmsnorm(o, f32(L.post_ffn_norm), o, d, c.norm_eps);
+    ops::add_inplace(rows.x + int64_t(r) * d, o, d);
+  });
+  rows.n = nq;
+}
+
+// Captures the post-RoPE query of one position (the last new token: the query that scores).
+struct LastQueryTap : LayerTap {
+  int32_t want = -1;
+  int qd = 0;
+  bool got = false;
+  std::vector<float> q;
+  void on_qk(const float* qs, const float*, const int32_t* pos, int n) override {
+    for (int r = 0; r < n; ++r)
+      if (pos[r] == want) {
+        q.assign(qs + int64_t(r) * qd, qs + int64_t(r + 1) * qd);
+        got = true;
+      }
+  }
+};
+
+}  // namespace
+
+struct LazyLLM::State {
+  const Model& m;
+  PruneConfig cfg;
+  int n_ctx = 0;
+  // Per position.
+  std::vector<int16_t> f;         // frontier: layers [0, f) hold the token's K/V
+  std::vector<int32_t> aux_slot;  // aux entry (input of layer f) or -1
+  int32_t n_seen = 0;             // positions [0, n_seen) have state
+  // Aux entries: n_embd floats each, recycled through a free list.
+  std::vector<float> aux_store;
+  std::vector<int32_t> free_slots;
+  int32_t n_slots = 0;
+  size_t n_aux = 0;
+  // The last call of 2+ tokens (for PruneStats::token_layers).
+  int32_t prompt_p0 = 0;
+  int prompt_n = 0;
+  // Rows of the current call (sorted by position), and scratch.
+  std::vector<float> x, x2;
+  std::vector<int32_t> pos, pos2;
+  std::vector<uint8_t> from_aux, from_aux2;
+  std::vector<uint8_t> sel;  // per position: selected (its key visible) in this call
+  std::vector<int32_t> key_slot, key_pos, revive;
+  std::vector<float> logit, score, out_logits;
+  std::vector<int> order;
+  bool trace_on = false;
+  std::vector<std::vector<uint8_t>> trace;
+  uint64_t shuffle_seed = 0;
+
+  State(const Model& model, const PruneConfig& c, int ctx) : m(model), cfg(c), n_ctx(ctx) {
+    f.assign(ctx, 0);
+    aux_slot.assign(ctx, -1);
+  }
+
+  float* aux_row(int32_t slot) { return aux_store.data() + int64_t(slot) * m.config().n_embd; }
+
+  void save_aux(int32_t p, const float* h) {
+    const int d = m.config().n_embd;
+    int32_t slot;
+    if (!free_slots.empty()) {
+      slot = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      slot = n_slots++;
+      aux_store.resize(size_t(n_slots) * d);
+    }
+    std::memcpy(aux_row(slot), h, sizeof(float) * d);
+    aux_slot[p] = slot;
+    ++n_aux;
+  }
+
+  void drop_aux(int32_t p) {
+    if (aux_slot[p] < 0) return;
+    free_slots.push_back(aux_slot[p]);
+    aux_slot[p] = -1;
+    --n_aux;
+  }
+
+  // Adds the selected old tokens whose frontier is l and that wait in the aux cache to the rows, keeping the
+  // rows sorted by position (old tokens already among the rows carry no aux entry). Returns how many.
+  int revive_at(int l, int32_t n_past) {
+    const int d = m.config().n_embd;
+    revive.clear();
+    for (int32_t t = 0; t < n_past; ++t)
+      if (sel[t] && f[t] == l && aux_slot[t] >= 0) revive.push_back(t);
+    if (revive.empty()) return 0;
+    const int mr = static_cast<int>(pos.size()), nr = static_cast<int>(revive.size());
+    x2.resize(size_t(mr + nr) * d);
+    pos2.resize(mr + nr);
+    from_aux2.resize(mr + nr);
+    for (int i = 0, j = 0, o = 0; o < mr + nr; ++o) {
+      if (j < nr && (i >= mr || revive[j] < pos[i])) {
+        const int32_t t = revive[j++];
+        std::memcpy(x2.data() + int64_t(o) * d, aux_row(aux_slot[t]), sizeof(float) * d);
+        drop_aux(t);  // the row carries it now
+        pos2[o] = t;
+        from_aux2[o] = 1;
+      } else {
+        std::memcpy(x2.data() + int64_t(o) * d, x.data() + int64_t(i) * d, sizeof(float) * d);
+        pos2[o] = pos[i];
+        from_aux2[o] = from_aux[i];
+        ++i;
+      }
+    }
+    x.swap(x2);
+    pos.swap(pos2);
+    from_aux.swap(from_aux2);
+    return nr;
+  }
+
+  // Mean-over-heads attention probabilities of query q (post-RoPE, all heads) over the selected tokens' keys
+  // in store kv, ignoring the sliding window. Fills key_pos / score.
+  void score_keys(const float* q, const LayerKV& kv, int32_t N, ThreadPool& pool) {
+    const ModelConfig& c = m.config();
+    const int hd = c.head_dim, nh = c.n_head, group = c.n_head / c.n_head_kv;
+    const float scale = c.arch != Arch::Gemma3 ? c.attn_scale : 1.f;
+    key_slot.clear();
+    key_pos.clear();
+    for (int j = 0; j < kv.size(); ++j) {
+      const int32_t p = kv.pos(j);
+      if (p >= 0 && p < N && sel[p]) key_slot.push_back(j), key_pos.push_back(p);
+    }
+    const int nk = static_cast<int>(key_slot.size());
+    logit.resize(size_t(nh) * nk);
+    const bool f16 = kv.type() == KVType::F16;
+    pool.run([&](int tid, int nth) {
+      int64_t b, e;
+      ThreadPool::split(nk, tid, nth, b, e);
+      std::vector<float> k(size_t(c.n_head_kv) * hd);
+      for (int64_t j = b; j < e; ++j) {
+        const void* kr = kv.k_row(key_slot[j]);
+        if (f16) kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(kr), k.data(), int64_t(k.size()));
+        else std::memcpy(k.data(), kr, sizeof(float) * k.size());
+        for (int h = 0; h < nh; ++h) {
+          const float* qh = q + int64_t(h) * hd;
+          const float* kh = k.data() + int64_t(h / group) * hd;
+          float s = 0.f;
+          for (int i = 0; i < hd; ++i) s = std::fma(qh[i], kh[i], s);
+          logit[size_t(h) * nk + j] = s * scale;
+        }
+      }
+    });
+    score.assign(nk, 0.f);
+    for (int h = 0; h < nh; ++h) {
+      float* lh = logit.data() + size_t(h) * nk;
+      float mx = -INFINITY;
+      for (int j = 0; j < nk; ++j) mx = std::max(mx, lh[j]);
+      double sum = 0;
+      for (int j = 0; j < nk; ++j) sum += (lh[j] = std::exp(lh[j] - mx));
+      const float w = static_cast<float>(1.0 / (sum * nh));
+      for (int j = 0; j < nk; ++j) score[j] += lh[j] * w;
+    }
+  }
+
+  // Deselects the floor(rate × selected) lowest-scoring selected tokens (the last token never; ties: the
+  // later position first). Returns how many.
+  int prune_lowest(float rate, int32_t last) {
+    const int nk = static_cast<int>(key_pos.size());
+    for (int j = 0; j < nk; ++j)
+      if (key_pos[j] == last) score[j] = std::numeric_limits<float>::infinity();
+    const int k = std::min(nk - 1, static_cast<int>(std::floor(double(rate) * nk)));
+    if (k <= 0) return 0;
+    order.resize(nk);
+    std::iota(order.begin(), order.end(), 0);
+    std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), [&](int a, int b) {
+      return score[a] < score[b] || (score[a] == score[b] && key_pos[a] > key_pos[b]);
+    });
+    for (int i = 0; i < k; ++i) sel[key_pos[order[i]]] = 0;
+    return k;
+  }
+
+  // Rows whose token was just deselected keep their hidden state (output of this layer) as aux and leave.
+  void drop_deselected_rows() {
+    const int d = m.config().n_embd;
+    int o = 0;
+    for (int r = 0; r < static_cast<int>(pos.size()); ++r) {
+      if (!sel[pos[r]]) {
+        save_aux(pos[r], x.data() + int64_t(r) * d);
+        continue;
+      }
+      if (o != r) {
+        std::memcpy(x.data() + int64_t(o) * d, x.data() + int64_t(r) * d, sizeof(float) * d);
+        pos[o] = pos[r];
+        from_aux[o] = from_aux[r];
+      }
+      ++o;
+    }
+    x.resize(size_t(o) * d);
+    pos.resize(o);
+    from_aux.resize(o);
+  }
+
+  // Test hook: permutes rows [r0, r0 + nb) (inverse = true undoes the permutation of the same chunk).
+  void shuffle_chunk(int r0, int nb, int l, bool inverse) {
+    if (!shuffle_seed || nb < 2) return;
+    const int d = m.config().n_embd;
+    std::vector<int> perm(nb);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::mt19937_64 rng(shuffle_seed * 1000003u + uint64_t(l) * 7919u + uint64_t(r0));
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::vector<float> xs(size_t(nb) * d);
+    std::vector<int32_t> ps(nb);
+    std::vector<uint8_t> fs(nb);
+    // forward: new row i = old row perm[i]; inverse: old row perm[i] = new row i.
+    for (int i = 0; i < nb; ++i) {
+      const int from = inverse ? i : perm[i], to = inverse ? perm[i] : i;
+      std::memcpy(xs.data() + int64_t(to) * d, x.data() + int64_t(r0 + from) * d, sizeof(float) * d);
+      ps[to] = pos[r0 + from];
+      fs[to] = from_aux[r0 + from];
+    }
+    std::memcpy(x.data() + int64_t(r0) * d, xs.data(), sizeof(float) * xs.size());
+    std::copy(ps.begin(), ps.end(), pos.begin() + r0);
+    std::copy(fs.begin(), fs.end(), from_aux.begin() + r0);
+  }
+};
+
+LazyLLM::LazyLLM(const Model& m, const PruneConfig& cfg, int n_ctx) : s_(std::make_unique<State>(m, cfg, n_ctx)) {
+  if (static_cast<int>(cfg.rates.size()) != m.config().n_layer)
+    throw Error("lazyllm: wants one rate per layer (" + std::to_string(m.config().n_layer) + "), got " +
+                std::to_string(cfg.rates.size()));
+  if (m.config().n_layer > std::numeric_limits<int16_t>::max()) throw Error("lazyllm: too many layers");
+}
+
 LazyLLM::~LazyLLM() = default;
-void LazyLLM::eval(const int32_t*, int, int32_t, std::vector<LayerKV>&, Workspace&, ThreadPool&, float*, float*,
-                   const LogitsCallback*, const ProgressCallback*, PruneStats&) {}
-void LazyLLM::truncate(int32_t) {}
-void LazyLLM::reset() {}
-size_t LazyLLM::aux_bytes() const { return 0; }
+
+void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<LayerKV>& kv, Workspace& ws,
+                   ThreadPool& pool, float* logits_scratch, float* last_logits, const LogitsCallback* all_logits,
+                   const ProgressCallback* progress, PruneStats& stats) {
+  State& S = *s_;
+  const Model& m = S.m;
+  const ModelConfig& c = m.config();
+  const int L = c.n_layer, d = c.n_embd;
+  if (n <= 0) return;
+  if (n_past > S.n_seen) throw Error("lazyllm: the context holds tokens this state never saw");
+  if (n_past < S.n_seen) truncate(n_past);
+  const int32_t N = n_past + n;
+  if (N > S.n_ctx) throw Error("lazyllm: " + std::to_string(N) + " tokens exceed the context");
+  if (static_cast<int>(kv.size()) != L) throw Error("lazyllm: one KV store per layer expected");
+  const bool may_prune = all_logits == nullptr;  // every token's logits: nothing may be left behind
+
+  // Rows: the new tokens, at layer 0.
+  S.sel.assign(N, 1);
+  S.x.resize(size_t(n) * d);
+  embed_tokens(m, tokens, n, S.x.data(), pool);
+  S.pos.resize(n);
+  std::iota(S.pos.begin(), S.pos.end(), n_past);
+  S.from_aux.assign(n, 0);
+  for (int32_t p = n_past; p < N; ++p) S.f[p] = 0, S.aux_slot[p] = -1;
+  S.n_seen = N;
+  if (S.trace_on) S.trace.assign(L, {});
+
+  std::vector<int> rows_per_layer(L, 0);
+  uint64_t revived_pairs = 0;
+  double probe_s = 0;
+  bool masked = false;  // some token deselected: attention needs the key mask
+  LastQueryTap tap;
+  tap.want = N - 1;
+  tap.qd = c.n_head * c.head_dim;
+
+  for (int l = 0; l < L; ++l) {
+    if (l > 0 && n_past > 0) S.revive_at(l, n_past);
+    const int mrows = static_cast<int>(S.pos.size());
+    rows_per_layer[l] = mrows;
+    for (int r = 0; r < mrows; ++r) revived_pairs += S.from_aux[r];
+    if (S.trace_on) S.trace[l] = S.sel;
+    const bool last = l == L - 1;
+    const bool score_here = may_prune && !last && S.cfg.rates[l] > 0.f;
+    const uint8_t* mask = masked ? S.sel.data() : nullptr;
+    tap.got = false;
+    // Rows are sorted by position and chunks run in order, so every key a row may see (position <= its own)
+    // is stored before its attention runs — as in the dense token-major path.
+    for (int c0 = 0; c0 < mrows; c0 += ws.cap) {
+      const int nb = std::min(ws.cap, mrows - c0);
+      S.shuffle_chunk(c0, nb, l, false);
+      Rows rows{S.x.data() + int64_t(c0) * d, S.pos.data() + c0, nb};
+      for (int r = 0; r < nb; ++r) {
+        int16_t& fr = S.f[rows.pos[r]];
+        if (fr != l) throw Error("lazyllm: internal error: (token, layer) computed out of turn");
+        fr = static_cast<int16_t>(l + 1);
+      }
+      layer_qkv(m, l, rows, kv[l], ws, pool, score_here ? &tap : nullptr);
+      if (!last) attend_and_ffn(m, l, rows, -1, kv[l], mask, ws, pool);
+      S.shuffle_chunk(c0, nb, l, true);
+    }
+    if (last) {
+      // Only the rows whose logits are wanted go past K/V: the last token, or every new token. The others
+      // (revived rows) only needed their K/V here.
+      const int first = may_prune ? mrows - 1 : mrows - n;
+      if (first < 0 || S.pos[first] != (may_prune ? N - 1 : n_past))
+        throw Error("lazyllm: internal error: new tokens missing at the last layer");
+      const int step = std::min(ws.cap, kLogitRows);
+      if (!may_prune && S.out_logits.size() < size_t(kLogitRows) * c.n_vocab)
+        S.out_logits.resize(size_t(kLogitRows) * c.n_vocab);
+      for (int c0 = first; c0 < mrows; c0 += step) {
+        const int nb = std::min(step, mrows - c0);
+        Rows rows{S.x.data() + int64_t(c0) * d, S.pos.data() + c0, nb};
+        layer_q(m, l, rows, ws, pool);
+        attend_and_ffn(m, l, rows, -1, kv[l], mask, ws, pool);
+        float* lg = may_prune ? logits_scratch : S.out_logits.data();
+        output_logits(m, rows.x, nb, lg, ws, pool);
+        for (int r = 0; r < nb; ++r) {
+          const float* lr = lg + int64_t(r) * c.n_vocab;
+          if (all_logits) (*all_logits)(rows.pos[r] - n_past, lr);
+          if (rows.pos[r] == N - 1) std::memcpy(last_logits, lr, sizeof(float) * c.n_vocab);
+        }
+      }
+    }
+    if (score_here) {
+      if (!tap.got) throw Error("lazyllm: internal error: the last token's query was not seen");
+      const auto t0 = std::chrono::steady_clock::now();
+      S.score_keys(tap.q.data(), kv[l], N, pool);
+      if (S.prune_lowest(S.cfg.rates[l], N - 1) > 0) {
+        masked = true;
+        S.drop_deselected_rows();
+      }
+      probe_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    if (progress && n > 1) (*progress)(static_cast<int>(int64_t(l + 1) * n / L), n);
+  }
+  // Rows that reached the end need no aux: their frontier is n_layer.
+
+  stats.active = true;
+  uint64_t pairs = 0;
+  for (int r : rows_per_layer) pairs += static_cast<uint64_t>(r);
+  stats.pairs_computed += pairs;
+  stats.pairs_dense += uint64_t(n) * L;
+  stats.revived += revived_pairs;
+  stats.aux_bytes = aux_bytes();
+  if (n >= 2 || stats.prompt_tokens == 0) {
+    stats.prompt_tokens = n;
+    stats.rows_per_layer = rows_per_layer;
+    stats.probe_seconds = probe_s;
+    S.prompt_p0 = n_past;
+    S.prompt_n = n;
+  }
+  if (S.prompt_p0 + S.prompt_n <= N) {
+    stats.token_layers.resize(S.prompt_n);
+    for (int i = 0; i < S.prompt_n; ++i) stats.token_layers[i] = S.f[S.prompt_p0 + i];
+  }
+  size_t kvb = 0, kvd = 0;
+  for (const LayerKV& k : kv) kvb += k.bytes_used(), kvd += 2 * size_t(N) * k.row_bytes();
+  stats.kv_bytes = kvb;
+  stats.kv_bytes_dense = kvd;
+  if (progress && n > 1) (*progress)(n, n);
+}
+
+void LazyLLM::truncate(int32_t n) {
+  State& S = *s_;
+  n = std::max<int32_t>(0, n);
+  for (int32_t p = n; p < S.n_seen; ++p) {
+    S.drop_aux(p);
+    S.f[p] = 0;
+  }
+  S.n_seen = std::min(S.n_seen, n);
+  if (S.prompt_p0 + S.prompt_n > S.n_seen) S.prompt_n = 0, S.prompt_p0 = 0;
+}
+
+void LazyLLM::reset() {
+  State& S = *s_;
+  truncate(0);
+  S.aux_store.clear();
+  S.aux_store.shrink_to_fit();
+  S.free_slots.clear();
+  S.n_slots = 0;
+}
+
+size_t LazyLLM::aux_bytes() const { return s_->n_aux * size_t(s_->m.config().n_embd) * sizeof(float); }
+
+int LazyLLM::frontier(int32_t pos) const { return pos >= 0 && pos < s_->n_seen ? s_->f[pos] : 0; }
+
+const float* LazyLLM::aux(int32_t pos) const {
+  if (pos < 0 || pos >= s_->n_seen || s_->aux_slot[pos] < 0) return nullptr;
+  return s_->aux_row(s_->aux_slot[pos]);
+}
+
+void LazyLLM::set_trace(bool on) { s_->trace_on = on; }
+const std::vector<std::vector<uint8_t>>& LazyLLM::trace() const { return s_->trace; }
+void LazyLLM::set_row_shuffle(uint64_t seed) { s_->shuffle_seed = seed; }
 
 }  // namespace slim
