@@ -35,9 +35,10 @@ struct RunResult {
 };
 
 RunResult run(const Model& m, const std::vector<int32_t>& toks, const std::string& spec, int threads = 2,
-              int ubatch = 128) {
+              int ubatch = 128, size_t kv_budget = 0, KVManagerStats* kv_stats = nullptr) {
   ContextParams p;
   p.n_ctx = 1024;
+  p.kv_budget = kv_budget;
   p.n_threads = threads;
   p.n_ubatch = ubatch;
   p.prune = parse_prune_spec(spec);
@@ -56,6 +57,7 @@ RunResult run(const Model& m, const std::vector<int32_t>& toks, const std::strin
     ctx.eval(&t, 1);
   }
   r.decode_logits.assign(ctx.last_logits(), ctx.last_logits() + nv);
+  if (kv_stats) *kv_stats = ctx.kv_stats();
   return r;
 }
 
@@ -130,6 +132,32 @@ TEST_P(PruneTiny, RandomDropChangesLogits) {
   EXPECT_NEAR(bad.stats.rows_per_layer[1], 200, 40);
   EXPECT_NE(0, std::memcmp(dense.prompt_logits.data(), bad.prompt_logits.data(),
                            dense.prompt_logits.size() * sizeof(float)));
+}
+
+// A RAM budget only moves KV blocks between RAM and the cold file: logits must not change.
+TEST_P(PruneTiny, KVBudgetDoesNotChangeLogits) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const ModelConfig& c = m.config();
+  const auto toks = random_tokens(600, c.n_vocab, 5);
+  const size_t row = size_t(c.n_head_kv) * c.head_dim * 2 * 2;  // f16 K and V
+  const size_t budget = 1024 * row + 128 * row;                  // one full layer + one block: the minimum
+  for (const char* spec : {"dense", "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64"}) {
+    KVManagerStats ks;
+    const RunResult free_run = run(m, toks, spec);
+    const RunResult tight = run(m, toks, spec, 2, 128, budget, &ks);
+    EXPECT_EQ(0, std::memcmp(free_run.prompt_logits.data(), tight.prompt_logits.data(),
+                             free_run.prompt_logits.size() * sizeof(float))) << spec;
+    EXPECT_EQ(0, std::memcmp(free_run.decode_logits.data(), tight.decode_logits.data(),
+                             free_run.decode_logits.size() * sizeof(float))) << spec;
+    EXPECT_EQ(ks.budget_bytes, budget);
+    EXPECT_LE(ks.hot_bytes_peak, budget) << spec;
+    if (free_run.kv_bytes > budget) EXPECT_GT(ks.bytes_fetched, 0u) << spec;  // blocks really went cold
+  }
+  ContextParams p;
+  p.n_ctx = 1024;
+  p.kv_budget = row;  // below one layer: a clear error, not a crash
+  EXPECT_THROW(Context(m, p), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PruneTiny,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kv/kv_cache.h"
+#include "kv/kv_tier.h"
 #include "model/forward.h"
 #include "prune/lazyllm.h"
 #include "prune/policy.h"
@@ -22,6 +23,7 @@ constexpr int kLogitRows = 64;  // LM-head rows per pass: bounds the logits buff
 struct Context::Impl {
   ThreadPool pool;
   std::vector<LayerKV> kv;
+  std::unique_ptr<KVTier> tier;  // after kv: destroyed first (it owns frames the stores point to)
   Workspace ws;
   std::vector<float> x;
   std::vector<int32_t> pos;
@@ -63,6 +65,20 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
       I.kv[l].init(kvd, c.sliding_window + I.n_ubatch, /*ring=*/true, kt);
     else
       I.kv[l].init(kvd, n_ctx_, /*ring=*/false, kt);
+  }
+  if (params.kv_budget > 0) {
+    if (lazy) throw Error("context: --kv-budget is not supported with lazyllm yet");
+    // Attention reads a whole layer at a time, so one full layer (plus the block being written) must fit.
+    const size_t need = KVTier::min_budget(I.kv);
+    if (params.kv_budget < need)
+      throw Error("context: --kv-budget of " + std::to_string(params.kv_budget >> 20) + " MiB is below the minimum " +
+                  std::to_string((need + (1 << 20) - 1) >> 20) + " MiB for this context (its largest layer plus one " +
+                  "block); raise it or lower -c");
+    KVTierParams tp;
+    tp.budget_bytes = params.kv_budget;
+    tp.cold_dir = params.kv_cold_dir;
+    I.tier = std::make_unique<KVTier>(tp, c.n_layer);
+    I.tier->attach(I.kv);
   }
   I.ws.reserve(c, std::max(I.n_ubatch, kLogitRows));
   I.x.resize(size_t(I.n_ubatch) * c.n_embd);
@@ -130,7 +146,7 @@ std::vector<int32_t> Context::layer_positions(int layer) const {
 
 const PruneStats& Context::prune_stats() const { return impl_->stats; }
 const PruneConfig& Context::prune_config() const { return impl_->prune; }
-KVManagerStats Context::kv_stats() const { return KVManagerStats{}; }
+KVManagerStats Context::kv_stats() const { return impl_->tier ? impl_->tier->stats() : KVManagerStats{}; }
 
 // Layer-major prefill with pruning: every layer runs over all surviving prompt rows (in micro-batches)
 // before the next starts, so a policy sees the whole prompt at a pruning layer and the rows it drops are
@@ -182,6 +198,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
     // A layer that stores every row (not a sliding-window ring) can be split: K/V for all rows, then
     // attention and FFN only for the rows the probe keeps — pruned rows' outputs would be thrown away.
     const bool split = prune_here && I.kv[l].capacity() >= n_ctx_;
+    KVLayerScope pinned(I.tier.get(), l);  // with a RAM budget: this layer's blocks resident, the next prefetched
     std::unique_ptr<ScoreProbe> probe;
     if (prune_here && I.policy->wants_probe(l)) {
       const bool scale_scores = c.arch != Arch::Gemma3;  // as forward_layer: Gemma pre-scales q
@@ -273,8 +290,10 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
       std::swap(I.pos[0], I.pos[nb - 1]);
     }
     Rows rows{I.x.data(), I.pos.data(), nb};
-    for (int l = 0; l < c.n_layer; ++l)
+    for (int l = 0; l < c.n_layer; ++l) {
+      KVLayerScope pinned(I.tier.get(), l);
       forward_layer(model_, l, rows, I.kv[l], I.ws, I.pool, l == c.n_layer - 1 ? n_out : -1, I.llama_compat);
+    }
 
     for (int r0 = 0; r0 < n_out; r0 += kLogitRows) {
       const int nr = std::min(kLogitRows, n_out - r0);
