@@ -100,6 +100,7 @@ class Context {
 
  private:
   void eval_pruned(const int32_t* tokens, int n, const ProgressCallback* progress);
+  void forget_out_of_window();
   struct Impl;
   const Model& model_;
   int n_ctx_;

@@ -85,6 +85,7 @@ void LayerKV::init(int kv_dim, int capacity, bool ring, KVType type, int block_r
 
 void LayerKV::clear() {
   size_ = 0;
+  holes_ = 0;
   head_ = 0;
   in_order_ = true;
   last_pos_ = -1;
@@ -137,8 +138,12 @@ int LayerKV::append(int32_t pos, const float* k, const float* v) {
   if (tier_ && !pinned_)
     throw Error("kv: append to layer " + std::to_string(layer_) + " outside KVTier::begin_layer/end_layer");
   if (b >= n_blocks_) grow_blocks(b + 1);
-  if (size_ < capacity_) ++size_;
-  else head_ = (head_ + 1) % capacity_;
+  if (size_ < capacity_) {
+    ++size_;
+  } else {
+    if (pos_[slot] < 0) --holes_;  // a full ring overwrites a forgotten slot
+    head_ = (head_ + 1) % capacity_;
+  }
   if (tier_) touched_[b] = 1;
   last_slot_ = slot;
   pos_[slot] = pos;
@@ -154,6 +159,22 @@ int LayerKV::append(int32_t pos, const float* k, const float* v) {
     std::memcpy(vd, v, row_bytes_);
   }
   return slot;
+}
+
+void LayerKV::forget_before(int32_t p) {
+  if (!ring_) return;
+  for (int s = 0; s < size_; ++s)
+    if (pos_[s] >= 0 && pos_[s] < p) {
+      pos_[s] = -1;
+      ++holes_;
+    }
+  if (tier_) return;  // the tier tracks its blocks' contents; leave their frames alone
+  for (int b = 0; b < n_blocks_; ++b) {
+    const int s0 = b << block_shift_, s1 = std::min(size_, s0 + block_rows_);
+    bool empty = s0 < s1;
+    for (int s = s0; s < s1 && empty; ++s) empty = pos_[s] < 0;
+    if (empty) discard_block(b);  // pages read back as zeros and are committed again when written
+  }
 }
 
 bool LayerKV::truncate(int32_t n, int window) {
@@ -182,6 +203,7 @@ bool LayerKV::truncate(int32_t n, int window) {
   std::fill(pos_.begin(), pos_.end(), -1);
   for (size_t i = 0; i < keep.size(); ++i) pos_[i] = keep[i].first;
   size_ = static_cast<int>(keep.size());
+  holes_ = 0;
   head_ = 0;
   in_order_ = true;  // compacted in position order
   last_pos_ = keep.empty() ? -1 : keep.back().first;

@@ -71,7 +71,12 @@ class LayerKV {
   // layer is; see KVTier::begin_layer).
   const void* k_row(int slot) const { return k_base_ + static_cast<size_t>(slot) * row_bytes_; }
   const void* v_row(int slot) const { return v_base_ + static_cast<size_t>(slot) * row_bytes_; }
-  size_t bytes_used() const { return 2 * static_cast<size_t>(size_) * row_bytes_; }       // stored rows
+  size_t bytes_used() const { return 2 * static_cast<size_t>(size_ - holes_) * row_bytes_; }  // stored rows
+  // Sliding-window stores: forgets every row with position < p (they become holes, slot positions -1, which
+  // attention skips) and, without a tier, gives back the memory of blocks left with no row. A later append
+  // reuses the holes. The Context calls it after each eval() with the first position a future query can
+  // still see, so a local layer holds about `window` rows between calls instead of window + ubatch.
+  void forget_before(int32_t p);
   size_t bytes_reserved() const { return static_cast<size_t>(n_blocks_) * block_bytes(); }  // blocks in use
 
   // Blocks.
@@ -96,6 +101,7 @@ class LayerKV {
   void grow_blocks(int n);          // blocks [n_blocks_, n) start holding rows
   void release_blocks_from(int b);  // blocks [b, n_blocks_) are forgotten
 
+  int holes_ = 0;  // slots in [0, size_) whose row was forgotten (position -1)
   int kv_dim_ = 0, capacity_ = 0, size_ = 0, head_ = 0;
   bool ring_ = false;
   bool in_order_ = true;

@@ -124,13 +124,23 @@ size_t Context::kv_bytes_reserved() const {
   return b;
 }
 
+// Sliding-window layers keep only what a future query can see (plus a little slack so that a chat can roll
+// back a few tokens with truncate()), instead of window + ubatch rows.
+void Context::forget_out_of_window() {
+  const ModelConfig& c = model_.config();
+  constexpr int kSlack = 64;
+  for (int l = 0; l < c.n_layer; ++l)
+    if (impl_->kv[l].ring()) impl_->kv[l].forget_before(n_past_ - c.sliding_window + 1 - kSlack);
+}
+
 size_t Context::kv_bytes_dense() const {
   const ModelConfig& c = model_.config();
   size_t b = 0;
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerKV& k = impl_->kv[l];
-    const bool ring = k.capacity() < n_ctx_;  // only sliding-window layers get a smaller (ring) store
-    const size_t rows = ring ? std::min(k.capacity(), n_past_) : n_past_;
+    // A dense sliding-window layer holds the last window + 64 positions between calls (forget_out_of_window).
+    const size_t rows =
+        k.ring() ? std::min({model_.config().sliding_window + 63, k.capacity(), n_past_}) : n_past_;
     b += rows * impl_->kv_row_bytes * 2;
   }
   return b;
@@ -242,6 +252,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   output_logits(model_, I.x.data(), 1, I.logits.data(), I.ws, I.pool);
   std::memcpy(last_logits_.data(), I.logits.data(), sizeof(float) * c.n_vocab);
   n_past_ += n;
+  forget_out_of_window();
   st.kv_bytes = kv_bytes_used();
   st.kv_bytes_dense = kv_bytes_dense();
   I.stats = std::move(st);
@@ -309,6 +320,7 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
     done += nb;
     if (progress) (*progress)(done, n);
   }
+  forget_out_of_window();
 }
 
 }  // namespace slim
