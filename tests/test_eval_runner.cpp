@@ -258,3 +258,36 @@ TEST_F(EvalRunnerTiny, CiTierEndToEnd) {
   EXPECT_NE(md.find("ppl_prose"), std::string::npos);
   fs::remove_all(dir);
 }
+
+// On the real Gemma 3 270M, the deliberately broken configuration is flagged worse than dense by the report's
+// paired statistics (gold-answer NLL, long-text perplexity) and by the fidelity metrics.
+TEST(RealEvalRunner, RandomDropIsFlaggedWorseOnGemma) {
+  const std::string path = source_path("models/gemma-3-270m-q4_k_m.gguf");
+  if (!fs::exists(path)) GTEST_SKIP() << path << " not installed (tools/setup.sh installs it)";
+  std::unique_ptr<Model> model = Model::load(path);
+  GenOptions g;
+  g.tasks = {"niah_single_1", "niah_single_2"};
+  g.lengths = {1024};
+  g.depths = {0.25, 0.75};
+  std::vector<Sample> ss = generate(model->tokenizer(), g);
+  const std::string prose = read_text(source_path("tests/data/pride-and-prejudice-ch1-30.txt")).substr(0, 40000);
+  std::vector<Sample> p = make_ppl_samples(model->tokenizer(), prose, "ppl_prose", {1024}, 3, 42);
+  ss.insert(ss.end(), p.begin(), p.end());
+  RunnerOptions opt;
+  opt.configs = {"random:drop=0.5,layer=0"};
+  const std::vector<Result> rs = run_matrix(*model, ss, opt);
+  const Aggregate a = aggregate(rs);
+  const std::string label = config_label("random:drop=0.5,layer=0", *model);
+  bool seen = false;
+  for (const CellStats& c : a.by_config) {
+    if (c.config != label) continue;
+    seen = true;
+    EXPECT_EQ(c.verdict, "worse");
+    EXPECT_GT(c.d_gold_nll.lo, 0.0);
+    EXPECT_GT(c.d_log_ppl.mean, 0.0);
+    EXPECT_GT(c.kl_mean, 0.05);
+    EXPECT_LT(c.top1, 0.95);
+    EXPECT_LT(c.retention, 0.9);
+  }
+  EXPECT_TRUE(seen);
+}

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "cli/cmd_eval.h"
@@ -341,8 +342,10 @@ int eval_command(const EvalOptions& o) {
   const size_t before = eval::read_results(ropt.results_path).size();
   if (before) std::fprintf(stderr, "eval: resuming, %zu results already in %s\n", before, ropt.results_path.c_str());
 
+  std::set<std::string> labels = {eval::kDenseLabel};  // also checks every spec before the long run starts
+  for (const std::string& spec : ropt.configs) labels.insert(eval::config_label(spec, *model));
   std::fprintf(stderr, "eval: model %s, %zu samples x %zu configurations (dense first)\n", ro.model.c_str(),
-               samples.size(), ropt.configs.size() + 1 + (ropt.self_check ? 1 : 0));
+               samples.size(), labels.size() + (ropt.self_check ? 1 : 0));
   EvalProgress bar(isatty(STDERR_FILENO));
   Timer run_timer;
   const std::vector<eval::Result> results =
