@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -17,6 +19,7 @@
 #include "slim/context.h"
 #include "slim/error.h"
 #include "slim/prune.h"
+#include "slim/tokenizer.h"
 #include "tensor/kernels.h"
 
 namespace fs = std::filesystem;
@@ -333,6 +336,59 @@ TEST(LazyConfig, RejectsWrongRateCount) {
   auto mp = Model::load(tiny("tiny-llama-q4_0.gguf"));
   ContextParams p = params("lazyllm:rates=0.1/0.1");
   EXPECT_THROW(Context(*mp, p), Error);
+}
+
+// A two-question conversation over one ~8k-token document on the real Gemma 3 270M with the default
+// LazyLLM schedule: the second question's prefill work (pairs computed / (tokens so far × layers)) must stay
+// under 25% of a fresh dense prefill. Prints the figures for docs/lazyllm.md.
+TEST(RealLazy, SecondQuestionRevivesWithoutRecomputingTheDocument) {
+  const std::string path = (fs::path(SLIM_SOURCE_DIR) / "models/gemma-3-270m-q4_k_m.gguf").string();
+  if (!fs::exists(path)) GTEST_SKIP() << "real model not installed";
+  auto mp = Model::load(path);
+  const Model& m = *mp;
+  std::ifstream in(fs::path(SLIM_SOURCE_DIR) / "tests/data/pride-and-prejudice-ch1-30.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text = text.substr(0, 30000);
+  text.insert(15000, "\n\nThe secret passphrase for the Netherfield ball is \"blue-harbor-42\". Remember it.\n\n");
+  const Tokenizer& tok = m.tokenizer();
+  const std::vector<int32_t> doc = tok.encode(text, true, true);
+  const std::vector<int32_t> q1 = tok.encode("\n\nQuestion: Who is Mr. Darcy's friend?\nAnswer:", false, true);
+  const std::vector<int32_t> q2 =
+      tok.encode("\n\nQuestion: What is the secret passphrase for the Netherfield ball?\nAnswer: The secret passphrase is \"",
+                 false, true);
+  ContextParams p;
+  p.n_ctx = 10000;
+  p.n_threads = 2;
+  p.n_ubatch = 512;
+  p.prune = parse_prune_spec("lazyllm");
+  Context ctx(m, p);
+  const int L = m.config().n_layer, nv = m.config().n_vocab;
+  auto greedy = [&](int n) {
+    std::vector<int32_t> out;
+    for (int i = 0; i < n; ++i) {
+      const float* lg = ctx.last_logits();
+      const int32_t t = static_cast<int32_t>(std::max_element(lg, lg + nv) - lg);
+      out.push_back(t);
+      ctx.eval(&t, 1);
+    }
+    return tok.decode(out);
+  };
+  ctx.eval(doc.data(), static_cast<int>(doc.size()));
+  ctx.eval(q1.data(), static_cast<int>(q1.size()));
+  const std::string a1 = greedy(8);
+  ASSERT_TRUE(ctx.truncate(static_cast<int>(doc.size())));
+  const uint64_t pairs0 = ctx.prune_stats().pairs_computed, rev0 = ctx.prune_stats().revived;
+  ctx.eval(q2.data(), static_cast<int>(q2.size()));
+  const uint64_t turn2 = ctx.prune_stats().pairs_computed - pairs0;
+  const uint64_t rev2 = ctx.prune_stats().revived - rev0;
+  const double frac = double(turn2) / (double(doc.size() + q2.size()) * L);
+  const std::string a2 = greedy(8);
+  std::printf("[ lazyllm ] doc %zu tokens; answer 1: %s | answer 2: %s\n", doc.size(), a1.c_str(), a2.c_str());
+  std::printf("[ lazyllm ] turn 2: %zu new tokens, %llu pairs computed (%llu revived) = %.2f%% of a dense prefill; "
+              "aux %.1f MiB\n", q2.size(), (unsigned long long)turn2,
+              (unsigned long long)rev2, 100 * frac,
+              ctx.prune_stats().aux_bytes / 1048576.0);
+  EXPECT_LE(frac, 0.25);
 }
 
 }  // namespace
