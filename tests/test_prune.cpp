@@ -176,6 +176,13 @@ TEST(PruneSelect, SinkAndTailForcedTopScoresChosen) {
   for (int u : {0, 2, 5, 8, 9})
     for (int t = 0; t < 4; ++t) want.push_back(u * 4 + t);
   EXPECT_EQ(rows, want);
+  // Pooling over ±4 positions lends unit 5's score (token 21) to its neighbours: unit 4 (tokens 16-19, within
+  // reach) now outranks unit 2, whose own best token scores 0.5.
+  const std::vector<int> pooled = select_units(in, 4, 6, 0.5f, 4);
+  std::vector<int> want_pooled;
+  for (int u : {0, 4, 5, 8, 9})
+    for (int t = 0; t < 4; ++t) want_pooled.push_back(u * 4 + t);
+  EXPECT_EQ(pooled, want_pooled);
   // A ratio below the forced units keeps exactly the forced ones.
   const std::vector<int> few = select_units(in, 4, 6, 0.05f);
   EXPECT_EQ(few.size(), 12u);

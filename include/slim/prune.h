@@ -3,7 +3,7 @@
 //   dense
 //   sliminfer                                  (the model's default schedule)
 //   sliminfer:layers=2/5/11,keep=0.5/0.3/0.2,unit=16,window=32
-//   lazyllm:rates=0/0/0.1/...
+//   lazyllm:rates=0/0/0.1/...,revive=8,window=8
 //   random:drop=0.5,layer=0,seed=1             (test only: deliberately bad, for checking the metrics)
 #pragma once
 #include <cstdint>
@@ -24,6 +24,8 @@ struct PruneConfig {
   int unit = 16;             // tokens per pruning unit (the selection atom)
   int block = 128;           // rows per KV block (the storage / transfer atom)
   int window = 32;           // W: last prompt tokens whose queries score the others; always kept
+  int pool = 16;             // a token's score is the max over alive tokens within ±pool positions, so the
+                             // words around an attended token (the rest of a needle sentence) stay with it
   std::vector<int> layers;   // prune after these layers (ascending); empty = the model's default schedule
   std::vector<float> keep;   // cumulative fraction of prompt units kept after each pruning layer
   int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
@@ -31,6 +33,8 @@ struct PruneConfig {
 
   // --- LazyLLM (progressive, revivable pruning in prefill and decode) ---
   std::vector<float> rates;  // per layer: fraction of the present tokens pruned there; empty = model default
+  int revive = 8;            // per layer, at most revive × (new tokens) pruned tokens come back per eval() call
+                             // (best-scoring first); the rest wait for a later call; -1 = no limit
 
   // --- Random (test only) ---
   float drop = 0.5f;         // fraction of prompt tokens dropped

@@ -5,7 +5,20 @@
 
 namespace slim {
 
-std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep) {
+std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep, int pool) {
+  std::vector<float> pooled;
+  if (pool > 0 && in.scores) {
+    // Sliding max over positions (rows are ascending): lo/hi bracket the rows within ±pool of row i.
+    pooled.resize(in.m);
+    for (int i = 0, lo = 0, hi = 0; i < in.m; ++i) {
+      while (in.pos[lo] < in.pos[i] - pool) ++lo;
+      while (hi + 1 < in.m && in.pos[hi + 1] <= in.pos[i] + pool) ++hi;
+      float mx = in.scores[lo];
+      for (int j = lo + 1; j <= hi; ++j) mx = std::max(mx, in.scores[j]);
+      pooled[i] = mx;
+    }
+  }
+  const float* scores = pooled.empty() ? in.scores : pooled.data();
   const int n_units = (in.n + unit - 1) / unit;
   const int32_t tail_from = in.p0 + std::max(0, in.n - window);
   // Alive units with their best row score; rows are ascending, so a unit's rows are contiguous.
@@ -13,7 +26,7 @@ std::vector<int> select_units(const PruneInput& in, int unit, int window, float 
   std::vector<U> units;
   for (int i = 0; i < in.m; ++i) {
     const int id = (in.pos[i] - in.p0) / unit;
-    const float s = in.scores ? in.scores[i] : 0.f;
+    const float s = scores ? scores[i] : 0.f;
     if (units.empty() || units.back().id != id) units.push_back({id, i, i, s, false});
     units.back().last = i;
     units.back().score = std::max(units.back().score, s);
@@ -52,7 +65,7 @@ class SlimInferPolicy : public PrefillPolicy {
   bool wants_probe(int l) const override { return index(l) >= 0; }
   int probe_window() const override { return c_.window; }
   std::vector<int> select(const PruneInput& in) override {
-    return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)]);
+    return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)], c_.pool);
   }
 
  private:

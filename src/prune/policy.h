@@ -39,6 +39,7 @@ std::unique_ptr<PrefillPolicy> make_prefill_policy(const PruneConfig& cfg);
 // SlimInfer's unit selection, exposed for tests: keep the top units (max score of their alive rows) up to
 // ceil(keep * n_units) units of the whole prompt, plus the first unit and every unit touching the last
 // `window` positions; ties break toward earlier positions. Returns row indices ascending.
-std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep);
+// pool > 0 first replaces each row's score by the max over alive rows within ±pool positions.
+std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep, int pool = 0);
 
 }  // namespace slim

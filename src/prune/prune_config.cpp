@@ -93,17 +93,19 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "unit") cfg.unit = to_int(key, v);
   else if (key == "block") cfg.block = to_int(key, v);
   else if (key == "window") cfg.window = to_int(key, v);
+  else if (key == "pool") cfg.pool = to_int(key, v);
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
+  else if (key == "revive") cfg.revive = to_int(key, v);
   else if (key == "drop") cfg.drop = static_cast<float>(to_number(key, v));
   else if (key == "layer") cfg.drop_layer = to_int(key, v);
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window layers keep min_tokens rates drop layer seed)");
-  if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0)
+                "' (known: method unit block window pool layers keep min_tokens rates revive drop layer seed)");
+  if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
   if (cfg.block % cfg.unit != 0) throw Error("prune: block must be a multiple of unit");
   for (float k : cfg.keep)
@@ -111,6 +113,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   for (float r : cfg.rates)
     if (!(r >= 0.f && r < 1.f)) throw Error("prune: rates must be in [0, 1)");
   if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
+  if (cfg.revive < -1) throw Error("prune: revive must be a row count >= 0, or -1 for no limit");
 }
 
 PruneConfig parse_prune_spec(std::string_view spec) {
@@ -149,10 +152,11 @@ std::string to_string(const PruneConfig& c) {
     case PruneMethod::None: break;
     case PruneMethod::SlimInfer:
       os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
-         << ",window=" << c.window << ",min_tokens=" << c.min_tokens;
+         << ",window=" << c.window << ",pool=" << c.pool << ",min_tokens=" << c.min_tokens;
       break;
     case PruneMethod::LazyLLM:
-      os << ":rates=" << join(c.rates) << ",min_tokens=" << c.min_tokens;
+      os << ":rates=" << join(c.rates) << ",revive=" << c.revive << ",window=" << c.window
+         << ",min_tokens=" << c.min_tokens;
       break;
     case PruneMethod::Random:
       os << ":drop=" << c.drop << ",layer=" << c.drop_layer << ",seed=" << c.seed << ",min_tokens=" << c.min_tokens;
