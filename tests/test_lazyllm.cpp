@@ -332,6 +332,86 @@ TEST(LazyRevival, RowOrderAndChunkingDoNotMatter) {
   expect_same_state(base, small);
 }
 
+// Revival budget (PruneConfig::revive): per layer, a decode step revives at most `revive` pruned tokens,
+// a call of n tokens at most revive × n; with 0 a decode step computes only the new token.
+std::vector<int> frontier_list(const Direct& r) {
+  std::vector<int> f(r.n_past);
+  for (int32_t p = 0; p < r.n_past; ++p) f[p] = r.lazy.frontier(p);
+  return f;
+}
+
+// Per layer: how many old tokens resumed there (frontier was l before the call and is past l after it).
+std::vector<int> revivals_per_layer(const std::vector<int>& before, const std::vector<int>& after, int L) {
+  std::vector<int> n(L, 0);
+  for (size_t p = 0; p < before.size(); ++p)
+    if (after[p] > before[p]) ++n[before[p]];
+  return n;
+}
+
+TEST(LazyRevival, BudgetZeroNeverRevivesInDecode) {
+  auto mp = Model::load(tiny("tiny-gemma3-q4km.gguf"));
+  const Model& m = *mp;
+  const ModelConfig& c = m.config();
+  PruneConfig cfg = lazy_cfg(m, 0.4f);
+  cfg.revive = 0;
+  Direct run(m, cfg, 64);
+  run.eval(random_tokens(300, c.n_vocab, 41));
+  const uint64_t pairs0 = run.stats.pairs_computed;
+  std::vector<int> f0 = frontier_list(run);
+  ASSERT_TRUE(std::any_of(f0.begin(), f0.end(), [&](int x) { return x < c.n_layer; })) << "nothing pruned";
+  for (int step = 0; step < 8; ++step) {
+    run.eval({static_cast<int32_t>((step * 53 + 7) % c.n_vocab)});
+    const std::vector<int> f1 = frontier_list(run);
+    for (size_t p = 0; p < f0.size(); ++p) EXPECT_EQ(f1[p], f0[p]) << "position " << p << " step " << step;
+    f0 = f1;
+  }
+  EXPECT_EQ(run.stats.revived, 0u);
+  EXPECT_EQ(run.stats.pairs_computed - pairs0, uint64_t(8) * c.n_layer);  // the new tokens alone
+}
+
+TEST(LazyRevival, BudgetCapsRevivalsPerLayerPerCall) {
+  auto mp = Model::load(tiny("tiny-gemma3-q4km.gguf"));
+  const Model& m = *mp;
+  const ModelConfig& c = m.config();
+  const int L = c.n_layer;
+  const auto doc = random_tokens(300, c.n_vocab, 43), q = random_tokens(5, c.n_vocab, 44);
+  int most_unlimited = 0;
+  for (int budget : {2, -1}) {
+    PruneConfig cfg = lazy_cfg(m, 0.4f);
+    cfg.revive = budget;
+    Direct run(m, cfg, 64);
+    run.eval(doc);
+    int most = 0;
+    for (int step = 0; step < 7; ++step) {
+      const bool multi = step == 6;  // the last call has 5 new tokens: budget 5 × 2
+      const std::vector<int> f0 = frontier_list(run);
+      if (multi) run.eval(q);
+      else run.eval({static_cast<int32_t>((step * 29 + 3) % c.n_vocab)});
+      const std::vector<int> per = revivals_per_layer(f0, frontier_list(run), L);
+      for (int l = 0; l < L; ++l) {
+        if (budget >= 0) EXPECT_LE(per[l], budget * (multi ? 5 : 1)) << "layer " << l << " step " << step;
+        most = std::max(most, per[l]);
+      }
+    }
+    if (budget >= 0) EXPECT_GT(most, 0) << "budget " << budget << ": nothing revived, the cap was not exercised";
+    else most_unlimited = most;
+  }
+  EXPECT_GT(most_unlimited, 2) << "without a budget some layer should revive more than 2: the test shows nothing";
+}
+
+TEST(LazyConfig, ReviveOptionParsesAndRoundTrips) {
+  PruneConfig cfg = parse_prune_spec("lazyllm:rates=0/0.5/0,revive=3,window=4");
+  EXPECT_EQ(cfg.revive, 3);
+  EXPECT_EQ(cfg.window, 4);
+  const PruneConfig back = parse_prune_spec(to_string(cfg));
+  EXPECT_EQ(back.revive, 3);
+  EXPECT_EQ(back.window, 4);
+  EXPECT_EQ(back.rates, cfg.rates);
+  EXPECT_EQ(parse_prune_spec("lazyllm:revive=-1").revive, -1);
+  EXPECT_THROW(parse_prune_spec("lazyllm:revive=-2"), Error);
+  EXPECT_THROW(parse_prune_spec("lazyllm:revive=x"), Error);
+}
+
 TEST(LazyConfig, RejectsWrongRateCount) {
   auto mp = Model::load(tiny("tiny-llama-q4_0.gguf"));
   ContextParams p = params("lazyllm:rates=0.1/0.1");

@@ -116,6 +116,13 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
       std::fprintf(stderr, "prompt KV:       %10.1f MiB vs %.1f MiB dense (%.1f%% less)\n", ps.kv_bytes / 1048576.0,
                    ps.kv_bytes_dense / 1048576.0,
                    100.0 * (1.0 - double(ps.kv_bytes) / std::max<double>(1, double(ps.kv_bytes_dense))));
+      if (ctx.prune_config().method == PruneMethod::LazyLLM)
+        std::fprintf(stderr,
+                     "LazyLLM:         %llu of %llu (token, layer) pairs computed (%.1f%% of dense),\n"
+                     "                 %llu of them revived from aux entries; aux %.1f MiB held\n",
+                     (unsigned long long)ps.pairs_computed, (unsigned long long)ps.pairs_dense,
+                     100.0 * double(ps.pairs_computed) / std::max<double>(1, double(ps.pairs_dense)),
+                     (unsigned long long)ps.revived, ps.aux_bytes / 1048576.0);
     }
   }
   const KVManagerStats ks = ctx.kv_stats();

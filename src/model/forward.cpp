@@ -153,7 +153,7 @@ void layer_q(const Model& m, int l, const Rows& rows, Workspace& ws, ThreadPool&
 }
 
 void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                int keep_rows, bool llama_compat) {
+                int keep_rows, bool llama_compat, const uint8_t* key_mask) {
   const ModelConfig& c = m.config();
   const LayerWeights& L = m.layer(l);
   const LayerShape s = layer_shape(m, l);
@@ -168,6 +168,7 @@ void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& k
   shape.llama_compat = compat;
   shape.kq_scale = s.scale_scores ? c.attn_scale : 1.f;
   shape.one_row_batch = n_batch == 1;
+  shape.key_mask = key_mask;
   attention(ws.q.data(), rows.pos, nq, kv, shape, ws.att.data(), pool);
   mm(*L.wo, ws.att.data(), nq, ws.o.data(), pool);
   parallel_rows(pool, nq, [&](int r) {
@@ -196,9 +197,9 @@ void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& k
 }
 
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows, bool llama_compat, LayerTap* tap) {
+                   int keep_rows, bool llama_compat, LayerTap* tap, const uint8_t* key_mask) {
   layer_qkv(m, l, rows, kv, ws, pool, tap);
-  layer_rest(m, l, rows, rows.n, kv, ws, pool, keep_rows, llama_compat);
+  layer_rest(m, l, rows, rows.n, kv, ws, pool, keep_rows, llama_compat, key_mask);
 }
 
 void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool) {

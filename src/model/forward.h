@@ -48,8 +48,11 @@ struct LayerTap {
   virtual void on_qk(const float* q, const float* k, const int32_t* pos, int n) = 0;
 };
 
+// key_mask (optional, see AttentionShape::key_mask): attention sees only the stored keys whose position it
+// lets through (LazyLLM's selection); null sees every stored key, bit-identically to before.
 void forward_layer(const Model& m, int l, Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                   int keep_rows = -1, bool llama_compat = false, LayerTap* tap = nullptr);
+                   int keep_rows = -1, bool llama_compat = false, LayerTap* tap = nullptr,
+                   const uint8_t* key_mask = nullptr);
 
 // forward_layer in two halves, so a pruning layer can store every row's K/V and score the rows before it
 // spends attention and FFN on the ones that survive:
@@ -61,7 +64,7 @@ void layer_qkv(const Model& m, int l, const Rows& rows, LayerKV& kv, Workspace& 
                LayerTap* tap = nullptr);
 void layer_q(const Model& m, int l, const Rows& rows, Workspace& ws, ThreadPool& pool);
 void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& kv, Workspace& ws, ThreadPool& pool,
-                int keep_rows = -1, bool llama_compat = false);
+                int keep_rows = -1, bool llama_compat = false, const uint8_t* key_mask = nullptr);
 
 // Final norm + LM head for n rows of x → logits (n × n_vocab).
 void output_logits(const Model& m, const float* x, int n, float* logits, Workspace& ws, ThreadPool& pool);

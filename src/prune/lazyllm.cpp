@@ -10,11 +10,9 @@
 #include <random>
 #include <string>
 
-#include "model/attention.h"
 #include "runtime/thread_pool.h"
 #include "slim/error.h"
 #include "tensor/kernels.h"
-#include "tensor/ops.h"
 
 namespace slim {
 
@@ -22,70 +20,34 @@ namespace {
 
 constexpr int kLogitRows = 64;  // LM-head rows per pass when every token's logits are wanted
 
-const float* f32(const TensorView* t) { return t ? reinterpret_cast<const float*>(t->data) : nullptr; }
-
-void mm(const TensorView& w, const float* x, int n, float* y, ThreadPool& pool) {
-  kernels::matmul(as_weight(w), x, n, w.ne[0], y, w.ne[1], pool);
+// Dot product with 16 independent partial sums: the compiler vectorizes it without reassociation flags
+// (a single running sum is one long dependency chain, and scoring runs every decode step).
+float dot(const float* a, const float* b, int n) {
+  float acc[16] = {};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] = std::fma(a[i + k], b[i + k], acc[k]);
+  float s = 0.f;
+  for (; i < n; ++i) s = std::fma(a[i], b[i], s);
+  for (int k = 0; k < 16; ++k) s += acc[k];
+  return s;
 }
 
-template <class F>
-void parallel_rows(ThreadPool& pool, int n, F&& f) {
-  pool.run([&](int tid, int nth) {
-    int64_t b, e;
-    ThreadPool::split(n, tid, nth, b, e);
-    for (int64_t r = b; r < e; ++r) f(static_cast<int>(r));
-  });
-}
-
-// layer_rest (model/forward.cpp) with a key subset: attention of the first keep_rows rows (all if -1) over
-// the keys key_mask lets through, output projection, FFN. The arithmetic is layer_rest's, step for step, so
-// that with no mask the result is bit-identical to the dense path (tests/test_lazyllm.cpp checks it).
-void attend_and_ffn(const Model& m, int l, Rows& rows, int keep_rows, const LayerKV& kv, const uint8_t* key_mask,
-                    Workspace& ws, ThreadPool& pool) {
-  const ModelConfig& c = m.config();
-  const LayerWeights& L = m.layer(l);
-  const int d = c.n_embd;
-  const bool swa = !c.layer_swa.empty() && c.layer_swa[l] != 0;
-  const int nq = keep_rows >= 0 ? keep_rows : rows.n;
-  AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, swa ? c.sliding_window : 0};
-  shape.kq_scale = c.arch != Arch::Gemma3 ? c.attn_scale : 1.f;  // Gemma 3's q is pre-scaled
-  shape.key_mask = key_mask;
-  attention(ws.q.data(), rows.pos, nq, kv, shape, ws.att.data(), pool);
-  mm(*L.wo, ws.att.data(), nq, ws.o.data(), pool);
-  parallel_rows(pool, nq, [&](int r) {
-    float* o = ws.o.data() + int64_t(r) * d;
-    if (c.post_norms) ops::rmsnorm(o, f32(L.post_attn_norm), o, d, c.norm_eps);
-    float* xr = rows.x + int64_t(r) * d;
-    ops::add_inplace(xr, o, d);
-    ops::rmsnorm(xr, f32(L.ffn_norm), ws.h.data() + int64_t(r) * d, d, c.norm_eps);
-  });
-  mm(*L.w_gate, ws.h.data(), nq, ws.gate.data(), pool);
-  mm(*L.w_up, ws.h.data(), nq, ws.up.data(), pool);
-  parallel_rows(pool, nq, [&](int r) {
-    const int64_t off = int64_t(r) * c.n_ff;
-    if (c.act == Activation::GeluTanh) ops::geglu_tanh(&ws.gate[off], &ws.up[off], &ws.act[off], c.n_ff);
-    else ops::swiglu(&ws.gate[off], &ws.up[off], &ws.act[off], c.n_ff);
-  });
-  mm(*L.w_down, ws.act.data(), nq, ws.o.data(), pool);
-  parallel_rows(pool, nq, [&](int r) {
-    float* o = ws.o.data() + int64_t(r) * d;
-    if (c.post_norms) ops::rmsnorm(o, f32(L.post_ffn_norm), o, d, c.norm_eps);
-    ops::add_inplace(rows.x + int64_t(r) * d, o, d);
-  });
-  rows.n = nq;
-}
-
-// Captures the post-RoPE query of one position (the last new token: the query that scores).
-struct LastQueryTap : LayerTap {
-  int32_t want = -1;
-  int qd = 0;
-  bool got = false;
+// Captures the post-RoPE queries of the scoring window: the new tokens at positions >= from (row i of q is
+// position from + i). They score the selection at a pruning layer.
+struct WindowQueryTap : LayerTap {
+  int32_t from = 0;
+  int w = 0, qd = 0, got = 0;
   std::vector<float> q;
+  void reset(int32_t first, int count, int q_dim) {
+    from = first, w = count, qd = q_dim, got = 0;
+    q.resize(size_t(w) * qd);
+  }
   void on_qk(const float* qs, const float*, const int32_t* pos, int n) override {
     for (int r = 0; r < n; ++r)
-      if (pos[r] == want) {
-        q.assign(qs + int64_t(r) * qd, qs + int64_t(r + 1) * qd);
-        got = true;
+      if (pos[r] >= from && pos[r] < from + w) {
+        std::memcpy(q.data() + int64_t(pos[r] - from) * qd, qs + int64_t(r) * qd, sizeof(float) * qd);
+        ++got;
       }
   }
 };
@@ -113,6 +75,7 @@ struct LazyLLM::State {
   std::vector<int32_t> pos, pos2;
   std::vector<uint8_t> from_aux, from_aux2;
   std::vector<uint8_t> sel;  // per position: selected (its key visible) in this call
+  std::vector<float> pos_score;  // per position: its score at this call's latest scoring layer (0 before)
   std::vector<int32_t> key_slot, key_pos, revive;
   std::vector<float> logit, score, out_logits;
   std::vector<int> order;
@@ -150,13 +113,28 @@ struct LazyLLM::State {
   }
 
   // Adds the selected old tokens whose frontier is l and that wait in the aux cache to the rows, keeping the
-  // rows sorted by position (old tokens already among the rows carry no aux entry). Returns how many.
-  int revive_at(int l, int32_t n_past) {
+  // rows sorted by position (old tokens already among the rows carry no aux entry). At most budget of them
+  // (all if budget < 0): the best-scored at this call's latest scoring layer, ties to the earlier position;
+  // the others are deselected for the rest of this call (their aux entry stays, a later call may revive
+  // them). Returns how many were deselected.
+  int revive_at(int l, int32_t n_past, int64_t budget) {
     const int d = m.config().n_embd;
     revive.clear();
     for (int32_t t = 0; t < n_past; ++t)
       if (sel[t] && f[t] == l && aux_slot[t] >= 0) revive.push_back(t);
-    if (revive.empty()) return 0;
+    int over = 0;
+    if (budget >= 0 && int64_t(revive.size()) > budget) {
+      const auto better = [&](int32_t a, int32_t b) {
+        return pos_score[a] > pos_score[b] || (pos_score[a] == pos_score[b] && a < b);
+      };
+      // Linear selection, then the few winners back in position order (the merge below wants it).
+      std::nth_element(revive.begin(), revive.begin() + budget, revive.end(), better);
+      for (size_t i = size_t(budget); i < revive.size(); ++i) sel[revive[i]] = 0;
+      over = static_cast<int>(revive.size() - size_t(budget));
+      revive.resize(size_t(budget));
+      std::sort(revive.begin(), revive.end());
+    }
+    if (revive.empty()) return over;
     const int mr = static_cast<int>(pos.size()), nr = static_cast<int>(revive.size());
     x2.resize(size_t(mr + nr) * d);
     pos2.resize(mr + nr);
@@ -178,12 +156,14 @@ struct LazyLLM::State {
     x.swap(x2);
     pos.swap(pos2);
     from_aux.swap(from_aux2);
-    return nr;
+    return over;
   }
 
-  // Mean-over-heads attention probabilities of query q (post-RoPE, all heads) over the selected tokens' keys
-  // in store kv, ignoring the sliding window. Fills key_pos / score.
-  void score_keys(const float* q, const LayerKV& kv, int32_t N, ThreadPool& pool) {
+  // Score of every selected token in store kv: its attention probability from the w window queries q
+  // (w × n_head × head_dim, post-RoPE; query i at position q0 + i), mean over queries and heads, each query
+  // seeing the selected keys up to its own position and no sliding window. Fills key_pos / score and
+  // pos_score.
+  void score_keys(const float* q, int w, int32_t q0, const LayerKV& kv, int32_t N, ThreadPool& pool) {
     const ModelConfig& c = m.config();
     const int hd = c.head_dim, nh = c.n_head, group = c.n_head / c.n_head_kv;
     const float scale = c.arch != Arch::Gemma3 ? c.attn_scale : 1.f;
@@ -193,8 +173,8 @@ struct LazyLLM::State {
       const int32_t p = kv.pos(j);
       if (p >= 0 && p < N && sel[p]) key_slot.push_back(j), key_pos.push_back(p);
     }
-    const int nk = static_cast<int>(key_slot.size());
-    logit.resize(size_t(nh) * nk);
+    const int nk = static_cast<int>(key_slot.size()), nrow = w * nh;  // one logit row per (query, head)
+    logit.resize(size_t(nrow) * nk);
     const bool f16 = kv.type() == KVType::F16;
     pool.run([&](int tid, int nth) {
       int64_t b, e;
@@ -204,34 +184,49 @@ struct LazyLLM::State {
         const void* kr = kv.k_row(key_slot[j]);
         if (f16) kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(kr), k.data(), int64_t(k.size()));
         else std::memcpy(k.data(), kr, sizeof(float) * k.size());
-        for (int h = 0; h < nh; ++h) {
-          const float* qh = q + int64_t(h) * hd;
-          const float* kh = k.data() + int64_t(h / group) * hd;
-          float s = 0.f;
-          for (int i = 0; i < hd; ++i) s = std::fma(qh[i], kh[i], s);
-          logit[size_t(h) * nk + j] = s * scale;
-        }
+        for (int i = 0; i < w; ++i)
+          for (int h = 0; h < nh; ++h) {
+            const float* qh = q + (int64_t(i) * nh + h) * hd;
+            const float* kh = k.data() + int64_t(h / group) * hd;
+            // A key after the query's position is causally hidden from it.
+            logit[size_t(i * nh + h) * nk + j] = key_pos[j] <= q0 + i ? dot(qh, kh, hd) * scale : -INFINITY;
+          }
+      }
+    });
+    // Each row to probabilities / (w × nh), so that summing the rows gives the mean.
+    pool.run([&](int tid, int nth) {
+      int64_t b, e;
+      ThreadPool::split(nrow, tid, nth, b, e);
+      for (int64_t r = b; r < e; ++r) {
+        float* lr = logit.data() + size_t(r) * nk;
+        float mx = -INFINITY;
+        for (int j = 0; j < nk; ++j) mx = std::max(mx, lr[j]);
+        double sum = 0;
+        for (int j = 0; j < nk; ++j) sum += (lr[j] = std::exp(lr[j] - mx));
+        const float inv = static_cast<float>(1.0 / (sum * nrow));
+        for (int j = 0; j < nk; ++j) lr[j] *= inv;
       }
     });
     score.assign(nk, 0.f);
-    for (int h = 0; h < nh; ++h) {
-      float* lh = logit.data() + size_t(h) * nk;
-      float mx = -INFINITY;
-      for (int j = 0; j < nk; ++j) mx = std::max(mx, lh[j]);
-      double sum = 0;
-      for (int j = 0; j < nk; ++j) sum += (lh[j] = std::exp(lh[j] - mx));
-      const float w = static_cast<float>(1.0 / (sum * nh));
-      for (int j = 0; j < nk; ++j) score[j] += lh[j] * w;
-    }
+    pool.run([&](int tid, int nth) {  // rows summed in a fixed order: the thread count changes no bit
+      int64_t b, e;
+      ThreadPool::split(nk, tid, nth, b, e);
+      for (int r = 0; r < nrow; ++r) {
+        const float* lr = logit.data() + size_t(r) * nk;
+        for (int64_t j = b; j < e; ++j) score[j] += lr[j];
+      }
+    });
+    for (int j = 0; j < nk; ++j) pos_score[key_pos[j]] = score[j];
   }
 
-  // Deselects the floor(rate × selected) lowest-scoring selected tokens (the last token never; ties: the
-  // later position first). Returns how many.
-  int prune_lowest(float rate, int32_t last) {
+  // Deselects the floor(rate × selected) lowest-scoring selected tokens (never the window's, positions
+  // >= keep_from; ties: the later position first). Returns how many.
+  int prune_lowest(float rate, int32_t keep_from) {
     const int nk = static_cast<int>(key_pos.size());
+    int kept = 0;
     for (int j = 0; j < nk; ++j)
-      if (key_pos[j] == last) score[j] = std::numeric_limits<float>::infinity();
-    const int k = std::min(nk - 1, static_cast<int>(std::floor(double(rate) * nk)));
+      if (key_pos[j] >= keep_from) score[j] = std::numeric_limits<float>::infinity(), ++kept;
+    const int k = std::min(nk - kept, static_cast<int>(std::floor(double(rate) * nk)));
     if (k <= 0) return 0;
     order.resize(nk);
     std::iota(order.begin(), order.end(), 0);
@@ -313,6 +308,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
 
   // Rows: the new tokens, at layer 0.
   S.sel.assign(N, 1);
+  S.pos_score.assign(N, 0.f);
   S.x.resize(size_t(n) * d);
   embed_tokens(m, tokens, n, S.x.data(), pool);
   S.pos.resize(n);
@@ -326,12 +322,15 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   uint64_t revived_pairs = 0;
   double probe_s = 0;
   bool masked = false;  // some token deselected: attention needs the key mask
-  LastQueryTap tap;
-  tap.want = N - 1;
-  tap.qd = c.n_head * c.head_dim;
+  // Scoring window: the last min(window, n) new tokens (a decode step: the new token alone); always kept.
+  const int w = std::max(1, std::min(S.cfg.window, n));
+  WindowQueryTap tap;
+  tap.reset(N - w, w, c.n_head * c.head_dim);
+  // Revival budget of this call, per layer (a decode step: cfg.revive rows).
+  const int64_t budget = S.cfg.revive < 0 ? -1 : int64_t(S.cfg.revive) * n;
 
   for (int l = 0; l < L; ++l) {
-    if (l > 0 && n_past > 0) S.revive_at(l, n_past);
+    if (l > 0 && n_past > 0 && S.revive_at(l, n_past, budget) > 0) masked = true;
     const int mrows = static_cast<int>(S.pos.size());
     rows_per_layer[l] = mrows;
     for (int r = 0; r < mrows; ++r) revived_pairs += S.from_aux[r];
@@ -339,7 +338,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
     const bool last = l == L - 1;
     const bool score_here = may_prune && !last && S.cfg.rates[l] > 0.f;
     const uint8_t* mask = masked ? S.sel.data() : nullptr;
-    tap.got = false;
+    tap.got = 0;
     // Rows are sorted by position and chunks run in order, so every key a row may see (position <= its own)
     // is stored before its attention runs — as in the dense token-major path.
     for (int c0 = 0; c0 < mrows; c0 += ws.cap) {
@@ -352,7 +351,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
         fr = static_cast<int16_t>(l + 1);
       }
       layer_qkv(m, l, rows, kv[l], ws, pool, score_here ? &tap : nullptr);
-      if (!last) attend_and_ffn(m, l, rows, -1, kv[l], mask, ws, pool);
+      if (!last) layer_rest(m, l, rows, rows.n, kv[l], ws, pool, -1, false, mask);
       S.shuffle_chunk(c0, nb, l, true);
     }
     if (last) {
@@ -368,7 +367,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
         const int nb = std::min(step, mrows - c0);
         Rows rows{S.x.data() + int64_t(c0) * d, S.pos.data() + c0, nb};
         layer_q(m, l, rows, ws, pool);
-        attend_and_ffn(m, l, rows, -1, kv[l], mask, ws, pool);
+        layer_rest(m, l, rows, rows.n, kv[l], ws, pool, -1, false, mask);
         float* lg = may_prune ? logits_scratch : S.out_logits.data();
         output_logits(m, rows.x, nb, lg, ws, pool);
         for (int r = 0; r < nb; ++r) {
@@ -379,10 +378,10 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
       }
     }
     if (score_here) {
-      if (!tap.got) throw Error("lazyllm: internal error: the last token's query was not seen");
+      if (tap.got != w) throw Error("lazyllm: internal error: the scoring window's queries were not seen");
       const auto t0 = std::chrono::steady_clock::now();
-      S.score_keys(tap.q.data(), kv[l], N, pool);
-      if (S.prune_lowest(S.cfg.rates[l], N - 1) > 0) {
+      S.score_keys(tap.q.data(), w, N - w, kv[l], N, pool);
+      if (S.prune_lowest(S.cfg.rates[l], N - w) > 0) {
         masked = true;
         S.drop_deselected_rows();
       }
