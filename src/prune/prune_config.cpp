@@ -169,6 +169,8 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
   const int L = m.n_layer;
   if (c.method == PruneMethod::SlimInfer) {
     if (c.layers.empty()) {
+      const std::vector<float> user_keep = c.keep;  // keep ratios given without layers apply to the default layers
+      c.keep.clear();
       // Defaults chosen with `slim eval` sweeps (docs/pruning.md). Prune early enough that the linear work
       // shrinks, late enough that information has spread into the kept tokens.
       if (m.arch == Arch::Gemma3) {
@@ -189,6 +191,7 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
           else c.layers.push_back(l), c.keep.push_back(keep[i]);
         }
       }
+      if (!user_keep.empty()) c.keep = user_keep;
     }
     if (c.keep.size() != c.layers.size())
       throw Error("prune: " + std::to_string(c.layers.size()) + " pruning layers but " +
