@@ -77,7 +77,7 @@ struct LazyLLM::State {
   std::vector<uint8_t> sel;  // per position: selected (its key visible) in this call
   std::vector<float> pos_score;  // per position: its score at this call's latest scoring layer (0 before)
   std::vector<int32_t> key_slot, key_pos, revive;
-  std::vector<float> logit, score, out_logits;
+  std::vector<float> logit, score, raw, out_logits;
   std::vector<int> order;
   bool trace_on = false;
   std::vector<std::vector<uint8_t>> trace;
@@ -113,15 +113,21 @@ struct LazyLLM::State {
   }
 
   // Adds the selected old tokens whose frontier is l and that wait in the aux cache to the rows, keeping the
-  // rows sorted by position (old tokens already among the rows carry no aux entry). At most budget of them
-  // (all if budget < 0): the best-scored at this call's latest scoring layer, ties to the earlier position;
-  // the others are deselected for the rest of this call (their aux entry stays, a later call may revive
-  // them). Returns how many were deselected.
+  // rows sorted by position (old tokens already among the rows carry no aux entry). Revived rows stay rows
+  // through the following layers, and each costs a row of work at every one of them, so the budget counts
+  // the revived rows present: at most budget of them at this layer (no limit if budget < 0), the new ones
+  // the best-scored at this call's latest scoring layer, ties to the earlier position. The others are
+  // deselected for the rest of this call (their aux entry stays: a later call may revive them). Returns
+  // how many were deselected.
   int revive_at(int l, int32_t n_past, int64_t budget) {
     const int d = m.config().n_embd;
     revive.clear();
     for (int32_t t = 0; t < n_past; ++t)
       if (sel[t] && f[t] == l && aux_slot[t] >= 0) revive.push_back(t);
+    if (budget >= 0) {
+      for (uint8_t a : from_aux) budget -= a;
+      budget = std::max<int64_t>(0, budget);
+    }
     int over = 0;
     if (budget >= 0 && int64_t(revive.size()) > budget) {
       const auto better = [&](int32_t a, int32_t b) {
@@ -161,8 +167,8 @@ struct LazyLLM::State {
 
   // Score of every selected token in store kv: its attention probability from the w window queries q
   // (w × n_head × head_dim, post-RoPE; query i at position q0 + i), mean over queries and heads, each query
-  // seeing the selected keys up to its own position and no sliding window. Fills key_pos / score and
-  // pos_score.
+  // seeing the selected keys up to its own position and no sliding window; then pooled (pool_scores).
+  // Fills key_pos / score and pos_score.
   void score_keys(const float* q, int w, int32_t q0, const LayerKV& kv, int32_t N, ThreadPool& pool) {
     const ModelConfig& c = m.config();
     const int hd = c.head_dim, nh = c.n_head, group = c.n_head / c.n_head_kv;
@@ -216,7 +222,22 @@ struct LazyLLM::State {
         for (int64_t j = b; j < e; ++j) score[j] += lr[j];
       }
     });
-    for (int j = 0; j < nk; ++j) pos_score[key_pos[j]] = score[j];
+    pool_scores(N);
+  }
+
+  // A token's score becomes the max over the selected tokens within ±cfg.pool positions, so the words
+  // around an attended token (the rest of a needle sentence) stay with it. Sets pos_score too.
+  void pool_scores(int32_t N) {
+    const int nk = static_cast<int>(key_pos.size()), r = std::max(0, cfg.pool);
+    raw.assign(N, -INFINITY);
+    for (int j = 0; j < nk; ++j) raw[key_pos[j]] = score[j];
+    for (int j = 0; j < nk; ++j) {
+      const int32_t p = key_pos[j];
+      float best = raw[p];
+      for (int32_t x = std::max(0, p - r); x <= std::min(N - 1, p + r); ++x) best = std::max(best, raw[x]);
+      score[j] = best;
+      pos_score[p] = best;
+    }
   }
 
   // Deselects the floor(rate × selected) lowest-scoring selected tokens (never the window's, positions
@@ -326,8 +347,11 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   const int w = std::max(1, std::min(S.cfg.window, n));
   WindowQueryTap tap;
   tap.reset(N - w, w, c.n_head * c.head_dim);
-  // Revival budget of this call, per layer (a decode step: cfg.revive rows).
-  const int64_t budget = S.cfg.revive < 0 ? -1 : int64_t(S.cfg.revive) * n;
+  // Revival budget: revived rows present at any one layer of a decode step (one new token). Each such row
+  // costs the step about as much as a good part of its own row, so a step that revived what it selects
+  // would be slower than dense. Calls of 2+ tokens (a prompt, a follow-up question) have no limit: their
+  // revived rows share the call with n new rows, and a follow-up question must bring back what it needs.
+  const int64_t budget = n == 1 && S.cfg.revive >= 0 ? S.cfg.revive : -1;
 
   for (int l = 0; l < L; ++l) {
     if (l > 0 && n_past > 0 && S.revive_at(l, n_past, budget) > 0) masked = true;
