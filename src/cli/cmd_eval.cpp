@@ -316,6 +316,7 @@ int eval_command(const EvalOptions& o) {
     std::vector<int> ppl_lengths;
     for (int L : lengths) ppl_lengths.push_back(std::min(L, n_ctx_train - 1));
     std::vector<eval::Sample> p = eval::make_ppl_samples(tok, text, kPplTask, ppl_lengths, windows, o.seed);
+    for (size_t i = 0; i < p.size(); ++i) p[i].target_len = lengths[i / static_cast<size_t>(windows)];  // its cell
     samples.insert(samples.end(), p.begin(), p.end());
   }
   std::fprintf(stderr, "eval: %zu samples generated in %.1f s\n", samples.size(), gen_timer.ms() / 1000.0);
