@@ -121,7 +121,7 @@ TEST_P(LazyTiny, EachPairOnceAndFrontierNeverDecreases) {
   const Model& m = *mp;
   const int nv = m.config().n_vocab, L = m.config().n_layer;
   const auto toks = random_tokens(400, nv, 5);
-  Context ctx(m, params(lazy_spec(L, 0.3f)));
+  Context ctx(m, params(lazy_spec(L, 0.3f) + ",revive=4"));  // decode steps revive (the default does not)
   ctx.eval(toks.data(), static_cast<int>(toks.size()));
   std::vector<int> prev = frontiers(ctx);
   EXPECT_LT(stored_pairs(ctx), size_t(400) * L);  // something was pruned
@@ -237,7 +237,9 @@ TEST(LazyRevival, RevivedKVEqualsRecomputationFromAux) {
   const Model& m = *mp;
   const ModelConfig& c = m.config();
   const int L = c.n_layer, d = c.n_embd;
-  Direct run(m, lazy_cfg(m, 0.4f), 64);
+  PruneConfig cfg = lazy_cfg(m, 0.4f);
+  cfg.revive = -1;  // decode steps revive every candidate
+  Direct run(m, cfg, 64);
   run.eval(random_tokens(300, c.n_vocab, 21));
   run.lazy.set_trace(true);
   int checked = 0;

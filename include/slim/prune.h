@@ -3,7 +3,7 @@
 //   dense
 //   sliminfer                                  (the model's default schedule)
 //   sliminfer:layers=2/5/11,keep=0.5/0.3/0.2,unit=16,window=32
-//   lazyllm:rates=0/0/0.1/...,revive=8,window=8
+//   lazyllm:rates=0/0/0.1/...,revive=0,window=32,pool=16
 //   random:drop=0.5,layer=0,seed=1             (test only: deliberately bad, for checking the metrics)
 #pragma once
 #include <cstdint>
@@ -33,8 +33,8 @@ struct PruneConfig {
 
   // --- LazyLLM (progressive, revivable pruning in prefill and decode) ---
   std::vector<float> rates;  // per layer: fraction of the present tokens pruned there; empty = model default
-  int revive = 8;            // per layer, at most revive × (new tokens) pruned tokens come back per eval() call
-                             // (best-scoring first); the rest wait for a later call; -1 = no limit
+  int revive = 0;            // decode steps: at most this many revived rows at any layer (best-scored first; the
+                             // rest wait); 0: steps neither score nor revive; -1: no limit. Prompts: no limit
 
   // --- Random (test only) ---
   float drop = 0.5f;         // fraction of prompt tokens dropped

@@ -352,15 +352,18 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   // would be slower than dense. Calls of 2+ tokens (a prompt, a follow-up question) have no limit: their
   // revived rows share the call with n new rows, and a follow-up question must bring back what it needs.
   const int64_t budget = n == 1 && S.cfg.revive >= 0 ? S.cfg.revive : -1;
+  // A decode step that may revive nothing has nothing to gain from scoring: it would only hide stored keys
+  // (the masked attention costs the same), so it attends to every stored key and skips the probe.
+  const bool frozen = budget == 0;
 
   for (int l = 0; l < L; ++l) {
-    if (l > 0 && n_past > 0 && S.revive_at(l, n_past, budget) > 0) masked = true;
+    if (l > 0 && n_past > 0 && !frozen && S.revive_at(l, n_past, budget) > 0) masked = true;
     const int mrows = static_cast<int>(S.pos.size());
     rows_per_layer[l] = mrows;
     for (int r = 0; r < mrows; ++r) revived_pairs += S.from_aux[r];
     if (S.trace_on) S.trace[l] = S.sel;
     const bool last = l == L - 1;
-    const bool score_here = may_prune && !last && S.cfg.rates[l] > 0.f;
+    const bool score_here = may_prune && !frozen && !last && S.cfg.rates[l] > 0.f;
     const uint8_t* mask = masked ? S.sel.data() : nullptr;
     tap.got = 0;
     // Rows are sorted by position and chunks run in order, so every key a row may see (position <= its own)
