@@ -406,12 +406,13 @@ TEST(LazyRevival, BudgetCapsRevivedRowsPerLayerPerDecodeStep) {
 }
 
 TEST(LazyConfig, ReviveOptionParsesAndRoundTrips) {
-  PruneConfig cfg = parse_prune_spec("lazyllm:rates=0/0.5/0,revive=3,window=4");
+  PruneConfig cfg = parse_prune_spec("lazyllm:rates=0/0.5/0,revive=3,window=4,pool=5");
   EXPECT_EQ(cfg.revive, 3);
   EXPECT_EQ(cfg.window, 4);
   const PruneConfig back = parse_prune_spec(to_string(cfg));
   EXPECT_EQ(back.revive, 3);
   EXPECT_EQ(back.window, 4);
+  EXPECT_EQ(back.pool, 5);
   EXPECT_EQ(back.rates, cfg.rates);
   EXPECT_EQ(parse_prune_spec("lazyllm:revive=-1").revive, -1);
   EXPECT_THROW(parse_prune_spec("lazyllm:revive=-2"), Error);

@@ -155,7 +155,7 @@ std::string to_string(const PruneConfig& c) {
          << ",window=" << c.window << ",pool=" << c.pool << ",min_tokens=" << c.min_tokens;
       break;
     case PruneMethod::LazyLLM:
-      os << ":rates=" << join(c.rates) << ",revive=" << c.revive << ",window=" << c.window
+      os << ":rates=" << join(c.rates) << ",revive=" << c.revive << ",window=" << c.window << ",pool=" << c.pool
          << ",min_tokens=" << c.min_tokens;
       break;
     case PruneMethod::Random:
