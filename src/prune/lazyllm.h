@@ -6,12 +6,16 @@
 //
 // One eval() call (a prompt or a decode step) runs layer-major over its rows:
 //   selection := every token of the sequence; rows := the new tokens
-//   at layer l: rows += selected old tokens with f[t] == l (revived from their aux entry, merged by position);
+//   at layer l: rows += selected old tokens with f[t] == l (revived from their aux entry, merged by position;
+//               in a decode step at most cfg.revive revived rows at any layer, best-scored first, the other
+//               candidates deselected for this step);
 //               K/V of the rows appended to layer l, attention over the *selected* tokens' keys, FFN;
-//               if rates[l] > 0: score every selected token by the last new token's attention probabilities
-//               at l (mean over heads, all selected keys, no sliding window), last token +inf, and deselect
-//               the floor(rates[l] × selected) lowest (ties: the later position goes first); rows among them
-//               keep their output as aux and leave.
+//               if rates[l] > 0: score every selected token by the attention probabilities of the last
+//               min(cfg.window, n) new tokens at l (mean over queries and heads, all selected keys up to each
+//               query, no sliding window), max-pool the scores over ±cfg.pool positions, window tokens +inf,
+//               and deselect the floor(rates[l] × selected) lowest (ties: the later position goes first);
+//               rows among them keep their output as aux and leave.
+// A decode step with cfg.revive == 0 neither scores nor revives: it attends to every stored key.
 // rates compound: after layers with rates r1, r2 a fraction (1 - r1)(1 - r2) of the tokens is still selected.
 #pragma once
 #include <cstdint>
