@@ -32,6 +32,9 @@ struct ContextParams {
   // RAM and the rest live in a file under kv_cold_dir (default $TMPDIR or /tmp), prefetched a layer ahead.
   size_t kv_budget = 0;
   std::string kv_cold_dir;
+  // Sliding-window layers keep the last window + swa_slack positions between eval() calls, so truncate() can
+  // roll back up to swa_slack tokens (e.g. an evaluation that teacher-forces an answer, then rewinds).
+  int swa_slack = 64;
 };
 
 // What pruning did in the last eval() call that pruned (see Context::prune_stats()).

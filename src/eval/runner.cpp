@@ -161,6 +161,8 @@ void MatrixRunner::make_contexts(const std::vector<Sample>& samples) {
   cp.n_ctx = std::min(need, mc.n_ctx_train);
   cp.n_threads = opt_.n_threads;
   cp.n_ubatch = opt_.n_ubatch;
+  // The runner teacher-forces answers and rewinds with truncate(): local layers must keep enough slack.
+  cp.swa_slack = 320;
 
   std::set<std::string> labels;
   auto add = [&](const std::string& label, const std::string& spec, const PruneConfig& pc) {

@@ -32,6 +32,7 @@ struct Context::Impl {
   int n_ubatch;
   bool llama_compat = false;
   size_t kv_row_bytes = 0;  // bytes of one token's K (or V) in one layer
+  int swa_slack = 64;
   // Pruning: the policy, and the whole prompt's hidden states for layer-major prefill.
   PruneConfig prune;
   std::unique_ptr<PrefillPolicy> policy;
@@ -50,6 +51,7 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   Impl& I = *impl_;
   I.n_ubatch = std::max(1, std::min(params.n_ubatch, n_ctx_));
   I.llama_compat = params.llama_compat;
+  I.swa_slack = std::max(0, params.swa_slack);
   I.prune = params.prune;
   resolve_prune_defaults(I.prune, c);
   I.policy = make_prefill_policy(I.prune);
@@ -128,9 +130,8 @@ size_t Context::kv_bytes_reserved() const {
 // back a few tokens with truncate()), instead of window + ubatch rows.
 void Context::forget_out_of_window() {
   const ModelConfig& c = model_.config();
-  constexpr int kSlack = 64;
   for (int l = 0; l < c.n_layer; ++l)
-    if (impl_->kv[l].ring()) impl_->kv[l].forget_before(n_past_ - c.sliding_window + 1 - kSlack);
+    if (impl_->kv[l].ring()) impl_->kv[l].forget_before(n_past_ - c.sliding_window + 1 - impl_->swa_slack);
 }
 
 size_t Context::kv_bytes_dense() const {
@@ -138,9 +139,10 @@ size_t Context::kv_bytes_dense() const {
   size_t b = 0;
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerKV& k = impl_->kv[l];
-    // A dense sliding-window layer holds the last window + 64 positions between calls (forget_out_of_window).
-    const size_t rows =
-        k.ring() ? std::min({model_.config().sliding_window + 63, k.capacity(), n_past_}) : n_past_;
+    // A dense sliding-window layer holds the last window + slack positions between calls (forget_out_of_window).
+    const size_t rows = k.ring()
+                            ? std::min({model_.config().sliding_window - 1 + impl_->swa_slack, k.capacity(), n_past_})
+                            : n_past_;
     b += rows * impl_->kv_row_bytes * 2;
   }
   return b;
