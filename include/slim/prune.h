@@ -24,7 +24,7 @@ struct PruneConfig {
   int unit = 16;             // tokens per pruning unit (the selection atom)
   int block = 128;           // rows per KV block (the storage / transfer atom)
   int window = 32;           // W: last prompt tokens whose queries score the others; always kept
-  int pool = 16;             // a token's score is the max over alive tokens within ±pool positions, so the
+  int pool = 32;             // a token's score is the max over alive tokens within ±pool positions, so the
                              // words around an attended token (the rest of a needle sentence) stay with it
   std::vector<int> layers;   // prune after these layers (ascending); empty = the model's default schedule
   std::vector<float> keep;   // cumulative fraction of prompt units kept after each pruning layer
