@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The issue-5 targets in one run, on one machine state (2 threads): dense vs SlimInfer side by side.
 #   bench/pruning_targets.sh [OUTDIR]     (default /tmp/slim-targets); about 5 minutes on an idle 2-core machine
-# 1. Gemma 3 270M: TTFT and end-to-end (prompt + 128 generated) at 16k and 32k tokens, prompt KV vs dense.
+# 1. Gemma 3 270M: TTFT and end-to-end (prompt + 128 generated) at 16k and 32k (32640 + 128 = the full context), prompt KV vs dense.
 # 2. SmolLM2-135M: TTFT at 8k tokens.
 # 3. Gemma 3 270M at 32k with --kv-budget at the minimum (one full layer + a block): same greedy output as an
 #    unlimited run, and the KV manager's stall time vs decode time.
@@ -12,14 +12,14 @@ mkdir -p "$out"
 G=models/gemma-3-270m-q4_k_m.gguf
 S=models/smollm2-135m-instruct-q4_1.gguf
 prune=${SLIM_PRUNE:-sliminfer}
-build/slim bench -m $G -p 0 -n 128 --e2e 16384,32768 -r 1 --prune dense --prune "$prune" | tee "$out/gemma.md"
+build/slim bench -m $G -p 0 -n 128 --e2e 16384,32640 -r 1 --prune dense --prune "$prune" | tee "$out/gemma.md"
 build/slim bench -m $S -p 0 -n 0 --ttft 8000 -r 2 --prune dense --prune "$prune" | tee "$out/smollm2.md"
 # A 32k-token needle prompt from the novel (about 4.1 characters per token).
 text=tests/data/pride-and-prejudice-ch1-30.txt
 {
-  head -c 64000 "$text"
+  head -c 66000 "$text"
   printf '\n\nThe secret passphrase for the Netherfield ball is "blue-harbor-42". Remember it.\n\n'
-  head -c 128000 "$text" | tail -c 64000
+  head -c 132000 "$text" | tail -c 66000
   printf '\n\nQuestion: What is the secret passphrase for the Netherfield ball?\nAnswer: The secret passphrase is "'
 } >"$out/needle32k.txt"
 for budget in "" 34M; do
