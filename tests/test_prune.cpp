@@ -110,6 +110,23 @@ TEST_P(PruneTiny, PrunedRunKeepsSinkQuestionAndSubsets) {
   for (float x : r.decode_logits) ASSERT_TRUE(std::isfinite(x));
 }
 
+TEST_P(PruneTiny, EvictDropsPrunedRowsFromThePruningLayerOnly) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  if (local(m, 0)) GTEST_SKIP() << "layer 0 is a sliding-window layer here (no split pruning layer)";
+  const auto toks = random_tokens(600, m.config().n_vocab, 6);
+  const std::string spec = "sliminfer:layers=0,keep=0.3,min_tokens=64,unit=8,block=64";
+  const RunResult keep = run(m, toks, spec), evict = run(m, toks, spec + ",evict=1");
+  // Prefill (and so the first token) is unchanged; layer 0 now stores only what layer 1 stores.
+  EXPECT_EQ(0, std::memcmp(keep.prompt_logits.data(), evict.prompt_logits.data(),
+                           keep.prompt_logits.size() * sizeof(float)));
+  EXPECT_EQ(keep.layer_pos[0].size(), 600u);
+  EXPECT_EQ(evict.layer_pos[0], evict.layer_pos[1]);
+  for (int l = 1; l < m.config().n_layer; ++l) EXPECT_EQ(keep.layer_pos[l], evict.layer_pos[l]);
+  EXPECT_LT(evict.kv_bytes, keep.kv_bytes);
+  for (float x : evict.decode_logits) ASSERT_TRUE(std::isfinite(x));
+}
+
 TEST_P(PruneTiny, PrunedResultIndependentOfThreadsAndMicroBatch) {
   auto mp = Model::load(tiny(GetParam()));
   const Model& m = *mp;

@@ -28,6 +28,9 @@ struct PruneConfig {
                              // words around an attended token (the rest of a needle sentence) stay with it
   std::vector<int> layers;   // prune after these layers (ascending); empty = the model's default schedule
   std::vector<float> keep;   // cumulative fraction of prompt units kept after each pruning layer
+  bool evict = false;        // after prefill, also drop the pruned tokens' K/V from the pruning layer itself, so
+                             // decoding there sees only the kept tokens (saves that layer's KV; prefill and the
+                             // first token are unchanged)
   int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
                              // Decoding attends to each layer's stored KV: kept sets are frozen after prefill.
 

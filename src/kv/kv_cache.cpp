@@ -177,13 +177,13 @@ void LayerKV::forget_before(int32_t p) {
   }
 }
 
-bool LayerKV::truncate(int32_t n, int window) {
+void LayerKV::compact_keep(const std::function<bool(int32_t)>& keep_pos) {
   // The surviving slots in position order. When they already sit at slots 0, 1, 2, ... (the usual case:
   // an unwrapped store appended in order) nothing moves and cold blocks stay cold; otherwise they are
   // compacted to the front so a ring restarts clean.
   std::vector<std::pair<int32_t, int>> keep;
   for (int s = 0; s < size_; ++s)
-    if (pos_[s] >= 0 && pos_[s] < n) keep.emplace_back(pos_[s], s);
+    if (pos_[s] >= 0 && keep_pos(pos_[s])) keep.emplace_back(pos_[s], s);
   std::sort(keep.begin(), keep.end());
   bool in_place = true;
   for (size_t i = 0; i < keep.size() && in_place; ++i) in_place = keep[i].second == static_cast<int>(i);
@@ -210,10 +210,16 @@ bool LayerKV::truncate(int32_t n, int window) {
   last_slot_ = size_ - 1;
   release_blocks_from((size_ + block_rows_ - 1) >> block_shift_);
   if (!in_place && tier_) tier_->release(layer_);
+}
+
+bool LayerKV::truncate(int32_t n, int window) {
+  compact_keep([n](int32_t p) { return p < n; });
+  const int32_t first = size_ > 0 ? pos_[0] : n;
+  const int kept = size_;
   if (!ring_) return true;
   const int32_t need_from = window > 0 ? std::max<int32_t>(0, n - window + 1) : 0;
-  const int32_t have_from = keep.empty() ? n : keep.front().first;
-  return have_from <= need_from && static_cast<int32_t>(keep.size()) >= n - need_from;
+  const int32_t have_from = kept == 0 ? n : first;
+  return have_from <= need_from && kept >= n - need_from;
 }
 
 }  // namespace slim

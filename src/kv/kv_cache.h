@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -56,6 +57,12 @@ class LayerKV {
   // in [n - window, n) that a later query would need is no longer held (ring overwrote it).
   // Works with blocks in the cold tier (they are fetched only if rows have to move).
   bool truncate(int32_t n, int window);
+  // Drops every row whose position drop(pos) selects, compacting the rest in position order (cold blocks are
+  // fetched only if rows have to move). SlimInfer's `evict` option uses it on a pruning layer after prefill.
+  template <class Pred>
+  void erase_if(Pred drop) {
+    compact_keep([&](int32_t p) { return !drop(p); });
+  }
 
   int capacity() const { return capacity_; }
   int size() const { return size_; }          // valid rows (slots [0, size) in use; ring: all slots once full)
@@ -97,6 +104,7 @@ class LayerKV {
   friend class KVTier;
   uint8_t* block_k(int b) const { return k_base_ + static_cast<size_t>(b) * block_rows_ * row_bytes_; }
   uint8_t* block_v(int b) const { return v_base_ + static_cast<size_t>(b) * block_rows_ * row_bytes_; }
+  void compact_keep(const std::function<bool(int32_t)>& keep);  // keeps rows with pos >= 0 && keep(pos)
   void discard_block(int b);        // gives block b's pages back (its rows read as zeros or stale)
   void grow_blocks(int n);          // blocks [n_blocks_, n) start holding rows
   void release_blocks_from(int b);  // blocks [b, n_blocks_) are forgotten

@@ -94,6 +94,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "block") cfg.block = to_int(key, v);
   else if (key == "window") cfg.window = to_int(key, v);
   else if (key == "pool") cfg.pool = to_int(key, v);
+  else if (key == "evict") cfg.evict = to_int(key, v) != 0;
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
@@ -104,7 +105,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool layers keep min_tokens rates revive drop layer seed)");
+                "' (known: method unit block window pool evict layers keep min_tokens rates revive drop layer seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
   if (cfg.block % cfg.unit != 0) throw Error("prune: block must be a multiple of unit");
@@ -152,7 +153,8 @@ std::string to_string(const PruneConfig& c) {
     case PruneMethod::None: break;
     case PruneMethod::SlimInfer:
       os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
-         << ",window=" << c.window << ",pool=" << c.pool << ",min_tokens=" << c.min_tokens;
+         << ",window=" << c.window << ",pool=" << c.pool << ",evict=" << (c.evict ? 1 : 0)
+         << ",min_tokens=" << c.min_tokens;
       break;
     case PruneMethod::LazyLLM:
       os << ":rates=" << join(c.rates) << ",revive=" << c.revive << ",window=" << c.window << ",pool=" << c.pool

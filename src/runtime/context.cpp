@@ -203,6 +203,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
     st.probe_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return keep;
   };
+  std::vector<int> split_layers;
   for (int l = 0; l < L; ++l) {
     st.rows_per_layer[l] = m;
     const bool last = l == L - 1;
@@ -224,6 +225,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
         layer_qkv(model_, l, rows, I.kv[l], I.ws, I.pool, probe.get());
       }
       compact(select(l, probe.get()), l);
+      split_layers.push_back(l);
       for (int c0 = 0; c0 < m; c0 += I.n_ubatch) {
         Rows rows{I.h_all.data() + int64_t(c0) * d, I.pos_all.data() + c0, std::min(I.n_ubatch, m - c0)};
         layer_q(model_, l, rows, I.ws, I.pool);
@@ -253,6 +255,9 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   }
   output_logits(model_, I.x.data(), 1, I.logits.data(), I.ws, I.pool);
   std::memcpy(last_logits_.data(), I.logits.data(), sizeof(float) * c.n_vocab);
+  if (I.prune.evict)
+    for (int l : split_layers)  // tokens dropped after layer l leave its store too (decode will not see them)
+      I.kv[l].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && st.token_layers[p - p0] == l + 1; });
   n_past_ += n;
   forget_out_of_window();
   st.kv_bytes = kv_bytes_used();
