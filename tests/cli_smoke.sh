@@ -41,7 +41,20 @@ printf 'bad \xff utf8' >"$tmp/bad.txt"
 check invalid-utf8 1 "invalid UTF-8" -- "$slim" run -m "$m" -f "$tmp/bad.txt" -n 1
 check prompt-too-long 1 "raise -c" -- "$slim" run -m "$m" -f "$src/tests/data/persuasion-ch1.txt" -c 64 -n 1
 check bad-flag nz "no-such-flag" -- "$slim" run --no-such-flag
+# Pruning surface: timings report rows per layer and KV vs dense; --explain writes its page; budgets and specs.
+long=$tmp/long.txt
+head -c 5000 "$src/tests/data/persuasion-ch1.txt" >"$long"
+check prune-run 0 "of the dense prompt rows computed" -- "$slim" run -m "$m" -f "$long" -c 2048 -n 2 --temp 0 \
+  --prune sliminfer --prune-opt layers=1 --prune-opt keep=0.3 --prune-opt min_tokens=64 --explain "$tmp/x.html"
+check explain-html 0 "Which prompt tokens each layer computed" -- cat "$tmp/x.html"
+check kv-budget 0 "KV manager:" -- "$slim" run -m "$m" -f "$long" -c 2048 -n 4 --temp 0 --kv-budget 600K
+check kv-budget-too-small 1 "below the minimum" -- "$slim" run -m "$m" -p hi -c 2048 --kv-budget 1K
+check bad-prune 1 "unknown method" -- "$slim" run -m "$m" -p hi --prune magic
+check bad-prune-opt 1 "keep ratios must be" -- "$slim" run -m "$m" -p hi --prune sliminfer --prune-opt keep=2
+check bench-prune 0 "vs dense" -- "$slim" bench -m "$m" -p 0 -n 0 --ttft 600 -r 1 --prune dense \
+  --prune sliminfer:layers=1,keep=0.3,min_tokens=64
+check eval-ci 0 "report" -- "$slim" eval --tier ci -m "$m" -o "$tmp/eval"
 
-passed=$((13 - fail))
+passed=$((21 - fail))
 echo "$passed passed, $fail failed"
 [ "$fail" = 0 ]
