@@ -43,7 +43,7 @@ check prompt-too-long 1 "raise -c" -- "$slim" run -m "$m" -f "$src/tests/data/pe
 check bad-flag nz "no-such-flag" -- "$slim" run --no-such-flag
 # Pruning surface: timings report rows per layer and KV vs dense; --explain writes its page; budgets and specs.
 long=$tmp/long.txt
-head -c 5000 "$src/tests/data/persuasion-ch1.txt" >"$long"
+head -c 3000 "$src/tests/data/persuasion-ch1.txt" >"$long"
 check prune-run 0 "of the dense prompt rows computed" -- "$slim" run -m "$m" -f "$long" -c 2048 -n 2 --temp 0 \
   --prune sliminfer --prune-opt layers=1 --prune-opt keep=0.3 --prune-opt min_tokens=64 --explain "$tmp/x.html"
 check explain-html 0 "Which prompt tokens each layer computed" -- cat "$tmp/x.html"
