@@ -101,9 +101,9 @@ TEST_P(PruneTiny, PrunedRunKeepsSinkQuestionAndSubsets) {
   EXPECT_TRUE(std::binary_search(deep.begin(), deep.end(), 0));  // sink unit
   for (int p = n - 16; p < n; ++p) EXPECT_TRUE(std::binary_search(deep.begin(), deep.end(), p)) << p;
   for (int l = g + 1; l < L; ++l) {
-    if (!local(m, l))
-      EXPECT_TRUE(std::includes(deep.begin(), deep.end(),
-                                                            r.layer_pos[l].begin(), r.layer_pos[l].end()));
+    if (!local(m, l)) {
+      EXPECT_TRUE(std::includes(deep.begin(), deep.end(), r.layer_pos[l].begin(), r.layer_pos[l].end()));
+    }
   }
   EXPECT_LT(r.kv_bytes, r.kv_dense);
   EXPECT_EQ(r.stats.kv_bytes, r.kv_bytes);
@@ -134,7 +134,9 @@ TEST_P(PruneTiny, PrunedResultIndependentOfThreadsAndMicroBatch) {
   const std::string spec = "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64";
   const RunResult a = run(m, toks, spec, 2, 128), b = run(m, toks, spec, 1, 96);
   for (int l = 0; l < m.config().n_layer; ++l)
-    if (!local(m, l)) EXPECT_EQ(a.layer_pos[l], b.layer_pos[l]) << l;
+    if (!local(m, l)) {
+      EXPECT_EQ(a.layer_pos[l], b.layer_pos[l]) << l;
+    }
   EXPECT_EQ(0, std::memcmp(a.prompt_logits.data(), b.prompt_logits.data(), a.prompt_logits.size() * sizeof(float)));
   EXPECT_EQ(0, std::memcmp(a.decode_logits.data(), b.decode_logits.data(), a.decode_logits.size() * sizeof(float)));
 }
@@ -169,7 +171,9 @@ TEST_P(PruneTiny, KVBudgetDoesNotChangeLogits) {
                              free_run.decode_logits.size() * sizeof(float))) << spec;
     EXPECT_EQ(ks.budget_bytes, budget);
     EXPECT_LE(ks.hot_bytes_peak, budget) << spec;
-    if (free_run.kv_bytes > budget) EXPECT_GT(ks.bytes_fetched, 0u) << spec;  // blocks really went cold
+    if (free_run.kv_bytes > budget) {
+      EXPECT_GT(ks.bytes_fetched, 0u) << spec;  // blocks really went cold
+    }
   }
   ContextParams p;
   p.n_ctx = 1024;
