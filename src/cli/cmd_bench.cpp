@@ -218,13 +218,13 @@ int bench_command(const BenchOptions& o) {
   std::vector<Test> base;
   for (int d : o.n_depth) {
     for (int p : o.n_prompt)
-      if (p > 0) base.push_back({Kind::PP, p, 0, d, {}});
+      if (p > 0) base.push_back({Kind::PP, p, 0, d, {}, {}});
     for (int n : o.n_gen)
-      if (n > 0) base.push_back({Kind::TG, 0, n, d, {}});
+      if (n > 0) base.push_back({Kind::TG, 0, n, d, {}, {}});
   }
-  for (int l : o.ttft) base.push_back({Kind::TTFT, l, 0, 0, {}});
+  for (int l : o.ttft) base.push_back({Kind::TTFT, l, 0, 0, {}, {}});
   const int e2e_gen = o.n_gen.empty() ? 128 : o.n_gen.front();
-  for (int l : o.e2e) base.push_back({Kind::E2E, l, e2e_gen, 0, {}});
+  for (int l : o.e2e) base.push_back({Kind::E2E, l, e2e_gen, 0, {}, {}});
   if (base.empty()) throw Error("bench: no tests (all of -p, -n, --ttft and --e2e are 0 or empty)");
 
   // One context per pruning configuration, sized for the largest test, reused (reset) by all of them.
@@ -268,7 +268,7 @@ int bench_command(const BenchOptions& o) {
       t.kv_bytes = ctx.kv_bytes_used();
       t.kv_dense = ctx.kv_bytes_dense();
       if (t.kind == Kind::E2E) {  // its prompt part is a TTFT measurement too: report it, no second run
-        Test tt{Kind::TTFT, t.n_prompt, 0, 0, t.prompt_ns};
+        Test tt{Kind::TTFT, t.n_prompt, 0, 0, t.prompt_ns, {}};
         tt.prune = t.prune;
         tt.kv_bytes = t.kv_bytes;
         tt.kv_dense = t.kv_dense;
