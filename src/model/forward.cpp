@@ -115,7 +115,11 @@ void finish_qkv_row(const Model& m, const LayerWeights& L, const LayerShape& s, 
 
 }  // namespace
 
-void layer_qkv(const Model& m, int l, const Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool, LayerTap* tap) {
+namespace {
+
+// Attention norm and the q projection (plus k and v when with_kv), then bias/norm/RoPE per row. Shared by
+// layer_qkv and layer_q so that a recomputed q is bit-identical to the first one.
+void project_rows(const Model& m, int l, const Rows& rows, Workspace& ws, ThreadPool& pool, bool with_kv) {
   const ModelConfig& c = m.config();
   const LayerWeights& L = m.layer(l);
   const LayerShape s = layer_shape(m, l);
@@ -125,31 +129,29 @@ void layer_qkv(const Model& m, int l, const Rows& rows, LayerKV& kv, Workspace& 
     ops::rmsnorm(rows.x + int64_t(r) * s.d, f32(L.attn_norm), ws.h.data() + int64_t(r) * s.d, s.d, c.norm_eps);
   });
   mm(*L.wq, ws.h.data(), n, ws.q.data(), pool);
-  mm(*L.wk, ws.h.data(), n, ws.k.data(), pool);
-  mm(*L.wv, ws.h.data(), n, ws.v.data(), pool);
+  if (with_kv) {
+    mm(*L.wk, ws.h.data(), n, ws.k.data(), pool);
+    mm(*L.wv, ws.h.data(), n, ws.v.data(), pool);
+  }
   parallel_rows(pool, n, [&](int r) {
-    finish_qkv_row(m, L, s, rows.pos[r], ws.q.data() + int64_t(r) * s.qd, ws.k.data() + int64_t(r) * s.kvd,
-                   ws.v.data() + int64_t(r) * s.kvd, ws.rope_cs.data() + int64_t(r) * c.n_rot);
+    finish_qkv_row(m, L, s, rows.pos[r], ws.q.data() + int64_t(r) * s.qd,
+                   with_kv ? ws.k.data() + int64_t(r) * s.kvd : nullptr,
+                   with_kv ? ws.v.data() + int64_t(r) * s.kvd : nullptr, ws.rope_cs.data() + int64_t(r) * c.n_rot);
   });
-  if (tap) tap->on_qk(ws.q.data(), ws.k.data(), rows.pos, n);
-  for (int r = 0; r < n; ++r)
-    kv.append(rows.pos[r], ws.k.data() + int64_t(r) * s.kvd, ws.v.data() + int64_t(r) * s.kvd);
+}
+
+}  // namespace
+
+void layer_qkv(const Model& m, int l, const Rows& rows, LayerKV& kv, Workspace& ws, ThreadPool& pool, LayerTap* tap) {
+  project_rows(m, l, rows, ws, pool, true);
+  const int kvd = m.config().n_head_kv * m.config().head_dim;
+  if (tap) tap->on_qk(ws.q.data(), ws.k.data(), rows.pos, rows.n);
+  for (int r = 0; r < rows.n; ++r)
+    kv.append(rows.pos[r], ws.k.data() + int64_t(r) * kvd, ws.v.data() + int64_t(r) * kvd);
 }
 
 void layer_q(const Model& m, int l, const Rows& rows, Workspace& ws, ThreadPool& pool) {
-  const ModelConfig& c = m.config();
-  const LayerWeights& L = m.layer(l);
-  const LayerShape s = layer_shape(m, l);
-  const int n = rows.n;
-  if (n > ws.cap) throw Error("forward: batch larger than workspace");
-  parallel_rows(pool, n, [&](int r) {
-    ops::rmsnorm(rows.x + int64_t(r) * s.d, f32(L.attn_norm), ws.h.data() + int64_t(r) * s.d, s.d, c.norm_eps);
-  });
-  mm(*L.wq, ws.h.data(), n, ws.q.data(), pool);
-  parallel_rows(pool, n, [&](int r) {
-    finish_qkv_row(m, L, s, rows.pos[r], ws.q.data() + int64_t(r) * s.qd, nullptr, nullptr,
-                   ws.rope_cs.data() + int64_t(r) * c.n_rot);
-  });
+  project_rows(m, l, rows, ws, pool, false);
 }
 
 void layer_rest(const Model& m, int l, Rows& rows, int n_batch, const LayerKV& kv, Workspace& ws, ThreadPool& pool,
