@@ -116,9 +116,8 @@ void KVTier::begin_layer_slow(int l) {
   pump_locked();  // now that l is resident: prefetch l + 1
 }
 
-void KVTier::end_layer_slow(int l) {
-  std::unique_lock<std::mutex> lk(mu_);
-  if (l != current_) throw Error("kv: end_layer(" + std::to_string(l) + ") without its begin_layer");
+// Blocks the layer's appends wrote since the tier last looked are now newer than their cold copies.
+void KVTier::absorb_writes_locked(int l) {
   LayerKV& kv = *layers_[l];
   for (int b = 0; b < nblk_[l]; ++b)
     if (kv.touched_[b]) {
@@ -126,6 +125,12 @@ void KVTier::end_layer_slow(int l) {
       blocks_[l][b].dirty = true;
       blocks_[l][b].on_disk = false;
     }
+}
+
+void KVTier::end_layer_slow(int l) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (l != current_) throw Error("kv: end_layer(" + std::to_string(l) + ") without its begin_layer");
+  absorb_writes_locked(l);
   if (!full_[l]) unpin_locked(l);
   current_ = -1;
   next_ = (l + 1) % n_layer_;
@@ -151,13 +156,7 @@ void KVTier::acquire(int l) {
 
 void KVTier::release(int l) {
   std::unique_lock<std::mutex> lk(mu_);
-  LayerKV& kv = *layers_[l];
-  for (int b = 0; b < nblk_[l]; ++b)
-    if (kv.touched_[b]) {
-      kv.touched_[b] = 0;
-      blocks_[l][b].dirty = true;
-      blocks_[l][b].on_disk = false;
-    }
+  absorb_writes_locked(l);
   full_[l] = 0;
   if (current_ != l) unpin_locked(l);
   pump_locked();

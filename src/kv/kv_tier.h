@@ -106,6 +106,7 @@ class KVTier {
   void begin_layer_slow(int l);
   void end_layer_slow(int l);
   void pin_locked(std::unique_lock<std::mutex>& lk, int l, bool count_hits);
+  void absorb_writes_locked(int l);
   void unpin_locked(int l);
   void wait_locked(std::unique_lock<std::mutex>& lk, int l);
   bool needs(int l, int b) const;
