@@ -19,6 +19,7 @@
 #include "slim/context.h"
 #include "slim/error.h"
 #include "slim/prune.h"
+#include "tiny_models.h"
 #include "slim/tokenizer.h"
 #include "tensor/kernels.h"
 
@@ -27,14 +28,8 @@ using namespace slim;
 
 namespace {
 
-std::string tiny(const char* name) { return (fs::path(SLIM_SOURCE_DIR) / "tests/models" / name).string(); }
-
-std::vector<int32_t> random_tokens(int n, int n_vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (int& x : t) x = static_cast<int32_t>(rng() % n_vocab);
-  return t;
-}
+using testing_util::random_tokens;
+using testing_util::tiny;
 
 // "lazyllm:rates=r/r/.../0": rate r after every layer but the last.
 std::string lazy_spec(int n_layer, float r) {

@@ -12,20 +12,15 @@
 #include "slim/context.h"
 #include "slim/error.h"
 #include "slim/prune.h"
+#include "tiny_models.h"
 
 namespace fs = std::filesystem;
 using namespace slim;
 
 namespace {
 
-std::string tiny(const char* name) { return (fs::path(SLIM_SOURCE_DIR) / "tests/models" / name).string(); }
-
-std::vector<int32_t> random_tokens(int n, int n_vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (int& x : t) x = static_cast<int32_t>(rng() % n_vocab);
-  return t;
-}
+using testing_util::random_tokens;
+using testing_util::tiny;
 
 struct RunResult {
   std::vector<float> prompt_logits, decode_logits;
