@@ -51,6 +51,15 @@ struct PruneStats {
   uint64_t pairs_dense = 0;        // what dense would have computed (tokens evaluated × n_layer)
   uint64_t revived = 0;            // (token, layer) pairs computed from an aux entry
   size_t aux_bytes = 0;            // aux hidden states held now
+  // SlimInfer decode-time re-scoring (rescore=N, option B), since the last pruned prefill:
+  int rescore_steps = 0;           // decode steps that re-scored the prompt units
+  int restricted_steps = 0;        // decode steps that ran with a selection (re-scored or reused)
+  double rescore_visible = 0;      // mean over re-scorings and restricted layers (not sliding-window ones) of
+                                   // visible prompt keys / prompt keys the layer stores
+  double rescore_seconds = 0;      // time spent scoring and selecting at decode
+  uint64_t rescore_swaps = 0;      // KV tier: selections that made it release blocks (KVTier::set_active)
+  std::vector<std::vector<int32_t>> rescore_selected;  // per pruning layer: the prompt positions its last
+                                   // re-scoring left visible above it, ascending (empty: no restriction)
 };
 
 // The KV manager's counters since the context was made (all zero with an unlimited budget).

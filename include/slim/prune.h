@@ -3,6 +3,7 @@
 //   dense
 //   sliminfer                                  (the model's default schedule)
 //   sliminfer:layers=2/5/11,keep=0.5/0.3/0.2,unit=16,window=32
+//   sliminfer:rescore=1                        (re-score the prompt units at every decode step: option B)
 //   lazyllm:rates=0/0/0.1/...,revive=0,window=32,pool=16
 //   random:drop=0.5,layer=0,seed=1             (test only: deliberately bad, for checking the metrics)
 #pragma once
@@ -32,7 +33,12 @@ struct PruneConfig {
                              // decoding there sees only the kept tokens (saves that layer's KV; prefill and the
                              // first token are unchanged)
   int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
-                             // Decoding attends to each layer's stored KV: kept sets are frozen after prefill.
+                             // Decoding attends to each layer's stored KV: kept sets are frozen after prefill
+                             // (unless rescore is on).
+  int rescore = 0;           // decode-time re-scoring (methods.md option B): 0 off; N > 0: every N-th decode
+                             // step after a pruned prefill, each pruning layer re-scores the prompt units it
+                             // stores with the new token's query and the layers above it see only the top
+                             // `keep` units of those (no revival); the steps in between reuse the selection
 
   // --- LazyLLM (progressive, revivable pruning in prefill and decode) ---
   std::vector<float> rates;  // per layer: fraction of the present tokens pruned there; empty = model default

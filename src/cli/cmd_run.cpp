@@ -123,6 +123,12 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
                      (unsigned long long)ps.pairs_computed, (unsigned long long)ps.pairs_dense,
                      100.0 * double(ps.pairs_computed) / std::max<double>(1, double(ps.pairs_dense)),
                      (unsigned long long)ps.revived, ps.aux_bytes / 1048576.0);
+      if (ctx.prune_config().rescore > 0)
+        std::fprintf(stderr,
+                     "re-scoring:      %d of %d decode steps re-scored (%.1f ms); %.1f%% of the stored prompt keys\n"
+                     "                 visible per restricted layer; %llu KV block swaps\n",
+                     ps.rescore_steps, ps.restricted_steps, ps.rescore_seconds * 1000, 100.0 * ps.rescore_visible,
+                     (unsigned long long)ps.rescore_swaps);
     }
   }
   const KVManagerStats ks = ctx.kv_stats();

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "runtime/thread_pool.h"
+#include "tensor/kernels.h"
 
 namespace slim {
 
@@ -41,31 +42,21 @@ void ScoreProbe::on_qk(const float* q, const float* k, const int32_t* pos, int n
     }
 }
 
-std::vector<float> ScoreProbe::scores(ThreadPool& pool) const {
-  const int nk = rows(), nq = static_cast<int>(qpos_.size());
-  const int group = n_head_ / n_head_kv_;
-  const size_t qd = size_t(n_head_) * hd_, kvd = size_t(n_head_kv_) * hd_;
-  const int nrows = nq * n_head_;  // one softmax row per (query, head)
-  std::vector<float> p(size_t(nrows) * nk);
-  std::vector<float> out(nk, 0.f);
-  if (nk == 0 || nq == 0) return out;
+namespace {
 
+// Mean over (query, head) softmax rows of the probabilities each of nk keys receives. logits(j, col) writes
+// key j's logit for every row r at col[r * nk] (-inf where the key is hidden). Fixed reduction order:
+// the result does not depend on the thread count.
+template <class KeyLogits>
+std::vector<float> mean_softmax(int nrows, int nk, KeyLogits logits, ThreadPool& pool) {
+  std::vector<float> out(nk, 0.f);
+  if (nk == 0 || nrows == 0) return out;
+  std::vector<float> p(size_t(nrows) * nk);
   // 1. logits, parallel over keys (each value is one independent dot product).
   pool.run([&](int tid, int nth) {
     int64_t b, e;
     ThreadPool::split(nk, tid, nth, b, e);
-    for (int64_t j = b; j < e; ++j)
-      for (int qi = 0; qi < nq; ++qi)
-        for (int h = 0; h < n_head_; ++h) {
-          float* dst = &p[(size_t(qi) * n_head_ + h) * nk + j];
-          if (kpos_[j] > qpos_[qi]) {
-            *dst = -INFINITY;
-            continue;
-          }
-          const float* qv = &q_[qi * qd + size_t(h) * hd_];
-          const float* kv = &k_[j * kvd + size_t(h / group) * hd_];
-          *dst = dot(qv, kv, hd_) * kq_scale_;
-        }
+    for (int64_t j = b; j < e; ++j) logits(static_cast<int>(j), &p[j]);
   });
   // 2. softmax per (query, head) row, sequential within the row.
   pool.run([&](int tid, int nth) {
@@ -96,6 +87,54 @@ std::vector<float> ScoreProbe::scores(ThreadPool& pool) const {
     }
   });
   return out;
+}
+
+}  // namespace
+
+std::vector<float> ScoreProbe::scores(ThreadPool& pool) const {
+  const int nk = rows(), nq = static_cast<int>(qpos_.size());
+  const int group = n_head_ / n_head_kv_;
+  const size_t qd = size_t(n_head_) * hd_, kvd = size_t(n_head_kv_) * hd_;
+  return mean_softmax(
+      nq * n_head_, nk,
+      [&](int j, float* col) {
+        for (int qi = 0; qi < nq; ++qi)
+          for (int h = 0; h < n_head_; ++h) {
+            float& dst = col[(size_t(qi) * n_head_ + h) * nk];
+            if (kpos_[j] > qpos_[qi]) {
+              dst = -INFINITY;
+              continue;
+            }
+            dst = dot(&q_[qi * qd + size_t(h) * hd_], &k_[j * kvd + size_t(h / group) * hd_], hd_) * kq_scale_;
+          }
+      },
+      pool);
+}
+
+std::vector<float> ScoreProbe::scores_stored(const LayerKV& kv, const std::vector<int>& slots,
+                                             ThreadPool& pool) const {
+  const int nk = static_cast<int>(slots.size()), nq = static_cast<int>(qpos_.size());
+  const int group = n_head_ / n_head_kv_;
+  const int kvd = n_head_kv_ * hd_;
+  const size_t qd = size_t(n_head_) * hd_;
+  return mean_softmax(
+      nq * n_head_, nk,
+      [&](int j, float* col) {
+        const int slot = slots[j];
+        const int32_t kp = kv.pos(slot);
+        // The stored row in f32, as attention sees it (f16 rows are widened exactly).
+        thread_local std::vector<float> key;
+        key.resize(kvd);
+        if (kv.type() == KVType::F32) std::memcpy(key.data(), kv.k_row(slot), sizeof(float) * kvd);
+        else kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(kv.k_row(slot)), key.data(), kvd);
+        for (int qi = 0; qi < nq; ++qi)
+          for (int h = 0; h < n_head_; ++h) {
+            float& dst = col[(size_t(qi) * n_head_ + h) * nk];
+            dst = kp > qpos_[qi] ? -INFINITY
+                                 : dot(&q_[qi * qd + size_t(h) * hd_], &key[size_t(h / group) * hd_], hd_) * kq_scale_;
+          }
+      },
+      pool);
 }
 
 }  // namespace slim

@@ -23,6 +23,10 @@ class ScoreProbe : public LayerTap {
   // probability that query gives row i; keys after a query's position get nothing (causal).
   // Deterministic for any thread count.
   std::vector<float> scores(ThreadPool& pool) const;
+  // The same scores with keys read from a layer's store instead of the captured ones (decode-time
+  // re-scoring, SlimInfer option B: the tap captured the step's query, the keys are what the layer stores):
+  // score[i] for the row in slot slots[i]. Only those slots are read (they must be resident).
+  std::vector<float> scores_stored(const LayerKV& kv, const std::vector<int>& slots, ThreadPool& pool) const;
 
  private:
   int n_head_, n_head_kv_, hd_;

@@ -98,6 +98,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
+  else if (key == "rescore") cfg.rescore = to_int(key, v);
   else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
   else if (key == "revive") cfg.revive = to_int(key, v);
   else if (key == "drop") cfg.drop = static_cast<float>(to_number(key, v));
@@ -105,7 +106,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool evict layers keep min_tokens rates revive drop layer seed)");
+                "' (known: method unit block window pool evict layers keep min_tokens rescore rates revive drop layer seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
   if (cfg.block % cfg.unit != 0) throw Error("prune: block must be a multiple of unit");
@@ -115,6 +116,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
     if (!(r >= 0.f && r < 1.f)) throw Error("prune: rates must be in [0, 1)");
   if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
   if (cfg.revive < -1) throw Error("prune: revive must be a row count >= 0, or -1 for no limit");
+  if (cfg.rescore < 0) throw Error("prune: rescore must be 0 (off) or a step interval >= 1");
 }
 
 PruneConfig parse_prune_spec(std::string_view spec) {
@@ -155,6 +157,7 @@ std::string to_string(const PruneConfig& c) {
       os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
          << ",window=" << c.window << ",pool=" << c.pool << ",evict=" << (c.evict ? 1 : 0)
          << ",min_tokens=" << c.min_tokens;
+      if (c.rescore) os << ",rescore=" << c.rescore;  // only when on: older specs keep their canonical names
       break;
     case PruneMethod::LazyLLM:
       os << ":rates=" << join(c.rates) << ",revive=" << c.revive << ",window=" << c.window << ",pool=" << c.pool
@@ -169,6 +172,8 @@ std::string to_string(const PruneConfig& c) {
 
 void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
   const int L = m.n_layer;
+  if (c.rescore != 0 && c.method != PruneMethod::SlimInfer)
+    throw Error("prune: rescore is a sliminfer option (decode-time re-scoring of its kept units)");
   if (c.method == PruneMethod::SlimInfer) {
     if (c.layers.empty()) {
       const std::vector<float> user_keep = c.keep;  // keep ratios given without layers apply to the default layers

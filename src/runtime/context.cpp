@@ -40,8 +40,169 @@ struct Context::Impl {
   PruneStats stats;
   std::vector<float> h_all;
   std::vector<int32_t> pos_all;
+
+  // SlimInfer decode-time re-scoring (rescore=N, methods.md option B) after a pruned prefill of [p0, p1):
+  // at each re-scoring step, pruning layer k scores the prompt rows it stores (those its own attention saw)
+  // with the step's query and selects the top units of them; layers in (layers[k], layers[k+1]] then see
+  // only the selected prompt keys (key_mask; keys outside the prompt are always visible). Each selection is
+  // made among the rows the previous one left visible, so deeper selections are nested in shallower ones.
+  struct Rescore {
+    bool live = false;
+    int32_t p0 = 0, p1 = 0;
+    int countdown = 0;                       // steps until the next re-scoring (0: this step)
+    std::vector<int> level;                  // per layer: pruning level whose selection it sees, -1 none
+    std::vector<int> scores_level;           // per layer: pruning level it scores at, -1 none
+    std::vector<std::vector<uint8_t>> mask;  // per level: visibility by position; empty: everything
+    std::vector<uint8_t> restricted;         // per layer: a KVTier::set_active is in force
+    double visible_sum = 0;
+    uint64_t visible_n = 0;
+  } rs;
+
+  void start_rescore(const ModelConfig& c, int32_t p0, int32_t p1);
+  void stop_rescore();
+  void rescored_step(const Model& m, int32_t token, int32_t position, int n_ctx);
+  void select_level(int k, int l, const ScoreProbe& probe, const uint8_t* seen, int n_ctx);
+  void apply_level(int k, int n_layer);
+
   Impl(int threads) : pool(threads) {}
 };
+
+void Context::Impl::start_rescore(const ModelConfig& c, int32_t p0, int32_t p1) {
+  stop_rescore();
+  const std::vector<int>& layers = prune.layers;
+  rs.live = true;
+  rs.p0 = p0;
+  rs.p1 = p1;
+  rs.countdown = 0;
+  rs.level.assign(c.n_layer, -1);
+  rs.scores_level.assign(c.n_layer, -1);
+  for (int k = 0; k < static_cast<int>(layers.size()); ++k) {
+    rs.scores_level[layers[k]] = k;
+    for (int l = layers[k] + 1; l < c.n_layer; ++l) rs.level[l] = k;
+  }
+  rs.mask.assign(layers.size(), {});
+  stats.rescore_selected.assign(layers.size(), {});
+  rs.restricted.assign(c.n_layer, 0);
+  rs.visible_sum = 0;
+  rs.visible_n = 0;
+}
+
+void Context::Impl::stop_rescore() {
+  if (tier)
+    for (size_t l = 0; l < rs.restricted.size(); ++l)
+      if (rs.restricted[l]) tier->clear_active(static_cast<int>(l));
+  rs = Rescore{};
+}
+
+// One token through every layer with the current selections, re-scoring first when due. Leaves the
+// logits in logits[0, n_vocab).
+void Context::Impl::rescored_step(const Model& m, int32_t token, int32_t position, int n_ctx) {
+  const ModelConfig& c = m.config();
+  const int L = c.n_layer;
+  const bool now = rs.countdown == 0;
+  rs.countdown = now ? prune.rescore - 1 : rs.countdown - 1;
+  stats.rescore_steps += now;
+  tok[0] = token;
+  embed_tokens(m, tok.data(), 1, x.data(), pool);
+  pos[0] = position;
+  Rows rows{x.data(), pos.data(), 1};
+  for (int l = 0; l < L; ++l) {
+    const int lv = rs.level[l], k = now ? rs.scores_level[l] : -1;
+    const uint8_t* seen = lv >= 0 && !rs.mask[lv].empty() ? rs.mask[lv].data() : nullptr;
+    std::unique_ptr<ScoreProbe> probe;
+    // A sliding-window store has lost the distant prompt rows: it does not re-score (its level inherits).
+    if (k >= 0 && !kv[l].ring())
+      probe = std::make_unique<ScoreProbe>(c.n_head, c.n_head_kv, c.head_dim,
+                                           c.arch != Arch::Gemma3 ? c.attn_scale : 1.f, position, 1);
+    {
+      KVLayerScope pinned(tier.get(), l);
+      forward_layer(m, l, rows, kv[l], ws, pool, l == L - 1 ? 1 : -1, llama_compat, probe.get(), seen);
+      if (probe) select_level(k, l, *probe, seen, n_ctx);  // reads the store while it is pinned
+    }
+    if (k >= 0) {
+      if (!probe) {
+        rs.mask[k] = lv >= 0 ? rs.mask[lv] : std::vector<uint8_t>{};
+        stats.rescore_selected[k] = lv >= 0 ? stats.rescore_selected[lv] : std::vector<int32_t>{};
+      }
+      apply_level(k, L);
+    }
+  }
+  stats.restricted_steps += std::any_of(rs.mask.begin(), rs.mask.end(), [](const auto& v) { return !v.empty(); });
+  output_logits(m, x.data(), 1, logits.data(), ws, pool);
+}
+
+// Level k's selection at pruning layer l: scores of the keys l's attention saw (`seen`), then the policy's
+// unit selection over the prompt rows among them.
+void Context::Impl::select_level(int k, int l, const ScoreProbe& probe, const uint8_t* seen, int n_ctx) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const LayerKV& store = kv[l];
+  std::vector<int> slots;
+  slots.reserve(store.size());
+  for (int s = 0; s < store.size(); ++s) {
+    const int32_t p = store.pos(s);
+    if (p >= 0 && (!seen || seen[p])) slots.push_back(s);
+  }
+  const std::vector<float> sc = probe.scores_stored(store, slots, pool);
+  // Prompt rows in position order (slot order already is, for an appended store; sort to be safe).
+  std::vector<std::pair<int32_t, float>> prompt;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int32_t p = store.pos(slots[i]);
+    if (p >= rs.p0 && p < rs.p1) prompt.emplace_back(p, sc[i]);
+  }
+  std::sort(prompt.begin(), prompt.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<int32_t> ppos(prompt.size());
+  std::vector<float> pscore(prompt.size());
+  for (size_t i = 0; i < prompt.size(); ++i) ppos[i] = prompt[i].first, pscore[i] = prompt[i].second;
+  std::vector<uint8_t>& mask = rs.mask[k];
+  mask.assign(n_ctx, 1);
+  std::fill(mask.begin() + rs.p0, mask.begin() + rs.p1, 0);
+  std::vector<int32_t>& selected = stats.rescore_selected[k];
+  selected.clear();
+  if (!ppos.empty()) {
+    const PruneInput in{l, ppos.data(), static_cast<int>(ppos.size()), pscore.data(), rs.p0, rs.p1 - rs.p0};
+    for (int i : policy->select(in)) {
+      mask[ppos[i]] = 1;
+      selected.push_back(ppos[i]);
+    }
+  }
+  stats.rescore_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Level k's selection takes effect for layers (layers[k], layers[k+1]]: the KV tier needs only the blocks
+// holding visible rows there, and the statistics count what stays visible.
+void Context::Impl::apply_level(int k, int n_layer) {
+  const std::vector<int>& layers = prune.layers;
+  const int hi = k + 1 < static_cast<int>(layers.size()) ? layers[k + 1] : n_layer - 1;
+  const std::vector<uint8_t>& mask = rs.mask[k];
+  for (int l = layers[k] + 1; l <= hi; ++l) {
+    const LayerKV& store = kv[l];
+    if (store.ring()) continue;  // a window of rows: always all needed (and not what the restriction is for)
+    std::vector<int> blocks;
+    int stored = 0, visible = 0;
+    for (int s = 0; s < store.size(); ++s) {
+      const int32_t p = store.pos(s);
+      if (p < 0) continue;
+      const bool in_prompt = p >= rs.p0 && p < rs.p1;
+      const bool vis = mask.empty() || mask[p];
+      stored += in_prompt;
+      visible += in_prompt && vis;
+      if (vis && (blocks.empty() || blocks.back() != store.block_of(s))) blocks.push_back(store.block_of(s));
+    }
+    if (stored > 0) {
+      rs.visible_sum += double(visible) / stored;
+      ++rs.visible_n;
+      stats.rescore_visible = rs.visible_sum / double(rs.visible_n);
+    }
+    if (!tier) continue;
+    if (mask.empty()) {
+      if (rs.restricted[l]) tier->clear_active(l);
+      rs.restricted[l] = 0;
+    } else {
+      stats.rescore_swaps += tier->set_active(l, blocks);
+      rs.restricted[l] = 1;
+    }
+  }
+}
 
 Context::Context(const Model& model, const ContextParams& params) : model_(model) {
   const ModelConfig& c = model.config();
@@ -95,6 +256,7 @@ Context::~Context() = default;
 
 void Context::reset() {
   n_past_ = 0;
+  impl_->stop_rescore();
   if (impl_->lazy) impl_->lazy->reset();
   for (LayerKV& k : impl_->kv) k.clear();
 }
@@ -103,6 +265,9 @@ bool Context::truncate(int n) {
   if (n >= n_past_) return true;
   bool ok = n >= 0;
   const ModelConfig& c = model_.config();
+  // Re-scoring survives a rollback of generated tokens (the next step re-scores), not one into the prompt.
+  if (impl_->rs.live && n < impl_->rs.p1) impl_->stop_rescore();
+  impl_->rs.countdown = 0;
   for (int l = 0; l < c.n_layer && ok; ++l)
     ok = impl_->kv[l].truncate(n, c.layer_swa[l] ? c.sliding_window : 0);
   if (!ok) {
@@ -168,6 +333,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   const ModelConfig& c = model_.config();
   Impl& I = *impl_;
   const int d = c.n_embd, L = c.n_layer;
+  I.stop_rescore();  // a new prompt: the previous one's decode selections end
   I.h_all.resize(size_t(n) * d);
   I.pos_all.resize(n);
   embed_tokens(model_, tokens, n, I.h_all.data(), I.pool);
@@ -263,6 +429,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   st.kv_bytes = kv_bytes_used();
   st.kv_bytes_dense = kv_bytes_dense();
   I.stats = std::move(st);
+  if (I.prune.rescore > 0 && I.prune.method == PruneMethod::SlimInfer) I.start_rescore(c, p0, p0 + n);
   if (progress) (*progress)(n, n);
 }
 
@@ -287,10 +454,24 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
   }
   // Pruning applies to prompts: calls that want every token's logits (perplexity) or are short (decode) run
   // dense over whatever the layers store.
-  if (I.policy && !all_logits && n >= std::max(2, I.prune.min_tokens)) {
+  const bool short_call = n < std::max(2, I.prune.min_tokens);
+  if (I.policy && !all_logits && !short_call) {
     eval_pruned(tokens, n, progress);
     return;
   }
+  if (I.rs.live && short_call) {
+    // Decode-time re-scoring: token by token, so each step selects with its own query.
+    for (int i = 0; i < n; ++i) {
+      I.rescored_step(model_, tokens[i], n_past_, n_ctx_);
+      if (all_logits) (*all_logits)(i, I.logits.data());
+      ++n_past_;
+      forget_out_of_window();  // as after a one-token eval() call
+      if (progress) (*progress)(i + 1, n);
+    }
+    std::memcpy(last_logits_.data(), I.logits.data(), sizeof(float) * c.n_vocab);
+    return;
+  }
+  I.stop_rescore();  // a long all-logits call (perplexity) runs dense and ends the decode selections
   if (all_logits && I.logits.size() < size_t(kLogitRows) * c.n_vocab)
     I.logits.resize(size_t(kLogitRows) * c.n_vocab);  // 64 MiB for a 262k vocabulary: only when needed
   for (int done = 0; done < n;) {
