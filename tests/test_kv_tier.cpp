@@ -257,15 +257,56 @@ TEST(KVTier, RowsSurviveATinyBudget) {
   EXPECT_LT(rig.layers[3].bytes_reserved(), rig.layers[0].bytes_reserved() / 2);  // pruned layer: fewer blocks
 }
 
-TEST(KVTier, BudgetBelowLargestLayerIsAClearError) {
-  TierRig rig(3, 48, 5);
-  try {
-    for (int s = 0; s < 10; ++s) rig.step(4);
-    FAIL() << "a layer of 10 blocks cannot run in a budget of 5";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
+TEST(KVTier, LayerLargerThanTheBudgetStreams) {
+  // Layers of up to 12 blocks through the minimum budget of 8 blocks: layer 0 (12 blocks) and, late, the
+  // pruned layer 2 do not fit and stream through windows of 2 blocks; the ring (3 blocks) never streams.
+  TierRig rig(3, 48, 8);
+  EXPECT_EQ(KVTier::min_budget(rig.layers), 8 * rig.layers[0].block_bytes());
+  const int cap = rig.tier->stream_capacity();
+  EXPECT_EQ(cap, 2);
+  int streamed = 0;
+  std::vector<float> k(TierRig::kDim), v(TierRig::kDim);
+  for (int s = 0; s < 12; ++s) {
+    for (int l = 0; l < rig.n_layer; ++l) {
+      rig.tier->begin_layer(l);
+      for (int i = 0; i < 4; ++i)
+        if (rig.stores(l, rig.n_past + i)) append_rows(rig.layers[l], l, rig.n_past + i, 1, TierRig::kDim);
+      const LayerKV& kv = rig.layers[l];
+      if (!rig.tier->streaming(l)) {
+        EXPECT_TRUE(rows_ok(kv, l, TierRig::kDim));
+      } else {
+        ++streamed;
+        EXPECT_NE(l, 1) << "a ring layer never streams";
+        for (int b0 = 0; b0 < kv.n_blocks(); b0 += cap) {
+          std::vector<int> cur, next;
+          for (int b = b0; b < std::min(b0 + cap, kv.n_blocks()); ++b) cur.push_back(b);
+          for (int b = b0 + cap; b < std::min(b0 + 2 * cap, kv.n_blocks()); ++b) next.push_back(b);
+          rig.tier->stream_window(l, cur, next);
+          for (int slot = b0 * TierRig::kBlock; slot < std::min(kv.size(), (b0 + cap) * TierRig::kBlock); ++slot) {
+            ASSERT_TRUE(kv.resident(kv.block_of(slot)));
+            fill_row(l, kv.pos(slot), TierRig::kDim, k.data(), v.data());
+            ASSERT_EQ(0, std::memcmp(kv.k_row(slot), k.data(), sizeof(float) * TierRig::kDim)) << l << " " << slot;
+            ASSERT_EQ(0, std::memcmp(kv.v_row(slot), v.data(), sizeof(float) * TierRig::kDim)) << l << " " << slot;
+          }
+        }
+      }
+      rig.tier->end_layer(l);
+    }
+    rig.n_past += 4;
   }
-  EXPECT_EQ(KVTier::min_budget(rig.layers), (12 + 1) * rig.layers[0].block_bytes());
+  EXPECT_GT(streamed, 0);
+  const KVManagerStats st = rig.tier->stats();
+  EXPECT_GT(st.stream_windows, 0u);
+  EXPECT_LE(st.hot_bytes_peak, st.budget_bytes);
+  EXPECT_GT(st.bytes_fetched, 0u);
+  // Misuse is a clear error: a window over the capacity, a window on a layer that does not stream.
+  rig.tier->begin_layer(0);
+  ASSERT_TRUE(rig.tier->streaming(0));
+  EXPECT_THROW(rig.tier->stream_window(0, {0, 1, 2}, {}), Error);
+  rig.tier->end_layer(0);
+  rig.tier->begin_layer(1);
+  EXPECT_THROW(rig.tier->stream_window(1, {0}, {}), Error);
+  rig.tier->end_layer(1);
 }
 
 TEST(KVTier, PrefetchedBlocksAreHits) {

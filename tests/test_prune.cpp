@@ -30,9 +30,9 @@ struct RunResult {
 };
 
 RunResult run(const Model& m, const std::vector<int32_t>& toks, const std::string& spec, int threads = 2,
-              int ubatch = 128, size_t kv_budget = 0, KVManagerStats* kv_stats = nullptr) {
+              int ubatch = 128, size_t kv_budget = 0, KVManagerStats* kv_stats = nullptr, int n_ctx = 1024) {
   ContextParams p;
-  p.n_ctx = 1024;
+  p.n_ctx = n_ctx;
   p.kv_budget = kv_budget;
   p.n_threads = threads;
   p.n_ubatch = ubatch;
@@ -153,13 +153,17 @@ TEST_P(PruneTiny, KVBudgetDoesNotChangeLogits) {
   auto mp = Model::load(tiny(GetParam()));
   const Model& m = *mp;
   const ModelConfig& c = m.config();
-  const auto toks = random_tokens(600, c.n_vocab, 5);
+  const auto toks = random_tokens(1300, c.n_vocab, 5);
   const size_t row = size_t(c.n_head_kv) * c.head_dim * 2 * 2;  // f16 K and V
-  const size_t budget = 1024 * row + 128 * row;                  // one full layer + one block: the minimum
-  for (const char* spec : {"dense", "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64"}) {
+  // One full layer + one block (every layer resident in turn), and the minimum of 8 blocks of 128 rows,
+  // under which the 11-block global layers stream through windows of 2 blocks.
+  for (const size_t budget : {2048 * row + 128 * row, 8 * 128 * row})
+  for (const char* spec : {"dense", "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64",
+                           "sliminfer:layers=0,keep=0.9,min_tokens=64"}) {
+    SCOPED_TRACE(budget / row);
     KVManagerStats ks;
-    const RunResult free_run = run(m, toks, spec);
-    const RunResult tight = run(m, toks, spec, 2, 128, budget, &ks);
+    const RunResult free_run = run(m, toks, spec, 2, 128, 0, nullptr, 2048);
+    const RunResult tight = run(m, toks, spec, 2, 128, budget, &ks, 2048);
     EXPECT_EQ(0, std::memcmp(free_run.prompt_logits.data(), tight.prompt_logits.data(),
                              free_run.prompt_logits.size() * sizeof(float))) << spec;
     EXPECT_EQ(0, std::memcmp(free_run.decode_logits.data(), tight.decode_logits.data(),
@@ -169,10 +173,13 @@ TEST_P(PruneTiny, KVBudgetDoesNotChangeLogits) {
     if (free_run.kv_bytes > budget) {
       EXPECT_GT(ks.bytes_fetched, 0u) << spec;  // blocks really went cold
     }
+    if (budget < 2048 * row && std::string(spec) != "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64") {
+      EXPECT_GT(ks.stream_windows, 0u) << spec;  // layers really streamed
+    }
   }
   ContextParams p;
   p.n_ctx = 1024;
-  p.kv_budget = row;  // below one layer: a clear error, not a crash
+  p.kv_budget = 7 * 128 * row;  // below the minimum: a clear error, not a crash
   EXPECT_THROW(Context(m, p), Error);
 }
 

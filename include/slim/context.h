@@ -74,6 +74,7 @@ struct KVManagerStats {
   uint64_t prefetch_hits = 0;      // blocks already resident when their layer needed them
   uint64_t prefetch_misses = 0;    // blocks a layer had to wait for
   double stall_seconds = 0;        // compute time spent waiting for blocks
+  uint64_t stream_windows = 0;     // windows of layers larger than the budget, streamed through it
 };
 
 // Called with (index of the token within this eval call, its logits[n_vocab]).

@@ -135,10 +135,11 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
   if (ks.budget_bytes > 0)
     std::fprintf(stderr,
                  "KV manager:      budget %.1f MiB, hot peak %.1f MiB, offloaded %.1f MiB, fetched %.1f MiB,\n"
-                 "                 prefetch hits %llu / misses %llu, stall %.1f ms\n",
+                 "                 prefetch hits %llu / misses %llu, stall %.1f ms, streamed windows %llu\n",
                  ks.budget_bytes / 1048576.0, ks.hot_bytes_peak / 1048576.0, ks.bytes_offloaded / 1048576.0,
                  ks.bytes_fetched / 1048576.0, (unsigned long long)ks.prefetch_hits,
-                 (unsigned long long)ks.prefetch_misses, ks.stall_seconds * 1000);
+                 (unsigned long long)ks.prefetch_misses, ks.stall_seconds * 1000,
+                 (unsigned long long)ks.stream_windows);
   std::fprintf(stderr, "peak RSS:        %10.1f MiB\n", peak_rss_mib());
 }
 

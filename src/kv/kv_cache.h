@@ -95,6 +95,8 @@ class LayerKV {
   int block_of(int slot) const { return slot >> block_shift_; }
   bool resident(int block) const { return block < n_blocks_ && (!tier_ || resident_[block]); }
   bool ring() const { return ring_; }
+  KVTier* tier() const { return tier_; }      // the tier this layer is attached to, or null
+  int layer_index() const { return layer_; }  // its index in the tier (-1 without one)
   // Block the next append writes to (for a tier: the one a begin_layer must always make resident).
   int append_block() const;
   // Block of the most recently appended row, -1 if none.

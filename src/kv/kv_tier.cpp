@@ -72,6 +72,8 @@ void KVTier::attach(std::vector<LayerKV>& layers) {
   full_.assign(n_layer_, 0);
   ring_.assign(n_layer_, 0);
   nblk_.assign(n_layer_, 0);
+  streaming_.assign(n_layer_, 0);
+  stream_lo_.assign(n_layer_, 0);
   uint64_t off = 0;
   for (int l = 0; l < n_layer_; ++l) {
     LayerKV& kv = layers[l];
@@ -88,10 +90,24 @@ void KVTier::attach(std::vector<LayerKV>& layers) {
 }
 
 size_t KVTier::min_budget(const std::vector<LayerKV>& layers) {
-  size_t frame = 0, largest = 0;
+  size_t frame = 0, ring_blocks = 0;
   for (const LayerKV& kv : layers) frame = std::max(frame, kv.block_bytes());
-  for (const LayerKV& kv : layers) largest = std::max(largest, size_t(kv.max_blocks()) * frame);
-  return largest + frame;
+  for (const LayerKV& kv : layers)
+    if (kv.ring()) ring_blocks = std::max(ring_blocks, size_t(kv.max_blocks()));
+  // A streamed layer pins its tail block and one window of at least two blocks (a key tile of 64 positions
+  // may straddle two), with a second window's worth of frames to fetch into meanwhile: 4 windows' worth
+  // (stream_capacity is a quarter of the frames) covers it.
+  return std::max<size_t>(ring_blocks + 1, kMinStreamFrames) * frame;
+}
+
+int KVTier::stream_capacity() const {
+  return std::max(2, static_cast<int>(budget_ / std::max<size_t>(frame_bytes_, 1) / 4));
+}
+
+bool KVTier::streaming(int l) const {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lk(mu_);
+  return l >= 0 && l < static_cast<int>(streaming_.size()) && streaming_[l];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -104,7 +120,17 @@ void KVTier::begin_layer_slow(int l) {
   if (current_ >= 0)
     throw Error("kv: begin_layer(" + std::to_string(l) + ") while layer " + std::to_string(current_) +
                 " is still open");
-  check_fits_locked(l, 1);
+  // A layer that cannot be resident as a whole streams (only non-ring layers: a sliding-window ring must
+  // fit, min_budget guarantees it). Its tail block gets appends: mark it dirty so that evicting it mid-layer
+  // writes it out (the appends are absorbed into the dirty flags only at end_layer).
+  size_t n_need = 1;
+  for (int b = 0; b < nblk_[l]; ++b) n_need += needs(l, b);
+  if (!ring_[l] && !full_[l] && n_need * frame_bytes_ > budget_) {
+    start_stream_locked(l);
+    if (nblk_[l] > 0) blocks_[l][nblk_[l] - 1].dirty = true, blocks_[l][nblk_[l] - 1].on_disk = false;
+  } else {
+    check_fits_locked(l, 1);
+  }
   current_ = l;
   try {
     pin_locked(lk, l, /*count_hits=*/true);
@@ -122,6 +148,7 @@ void KVTier::absorb_writes_locked(int l) {
   for (int b = 0; b < nblk_[l]; ++b)
     if (kv.touched_[b]) {
       kv.touched_[b] = 0;
+      if (!blocks_[l][b].resident) continue;  // a streamed layer wrote it out already (it was dirty)
       blocks_[l][b].dirty = true;
       blocks_[l][b].on_disk = false;
     }
@@ -132,6 +159,10 @@ void KVTier::end_layer_slow(int l) {
   if (l != current_) throw Error("kv: end_layer(" + std::to_string(l) + ") without its begin_layer");
   absorb_writes_locked(l);
   if (!full_[l]) unpin_locked(l);
+  if (streaming_[l]) {
+    streaming_[l] = 0;
+    for (Block& bk : blocks_[l]) bk.window = false;
+  }
   current_ = -1;
   next_ = (l + 1) % n_layer_;
   // When everything no longer fits, write l's finished blocks back now, in the background, so that
@@ -178,7 +209,7 @@ void KVTier::pin_locked(std::unique_lock<std::mutex>& lk, int l, bool count_hits
   }
   if (count_hits)
     for (int b = 0; b < nblk_[l]; ++b)
-      if (needs(l, b)) ++(blocks_[l][b].state == State::Hot ? st_.prefetch_hits : st_.prefetch_misses);
+      if (needed_now(l, b)) ++(blocks_[l][b].state == State::Hot ? st_.prefetch_hits : st_.prefetch_misses);
   demand_ = l;
   try {
     wait_locked(lk, l);
@@ -196,9 +227,9 @@ void KVTier::unpin_locked(int l) {
 
 void KVTier::wait_locked(std::unique_lock<std::mutex>& lk, int l) {
   auto ready = [&] {
-    if (busy_layer_ == l) return false;
+    if (busy_layer_ == l && (!streaming_[l] || stream_pinned(l, busy_block_))) return false;
     for (int b = 0; b < nblk_[l]; ++b)
-      if (needs(l, b) && blocks_[l][b].state != State::Hot) return false;
+      if (needed_now(l, b) && blocks_[l][b].state != State::Hot) return false;
     return true;
   };
   if (ready()) return;
@@ -219,6 +250,10 @@ bool KVTier::needs(int l, int b) const {
   return ring_[l] || all_needed_[l] || full_[l] || blocks_[l][b].needed || b == nblk_[l] - 1;
 }
 
+bool KVTier::stream_pinned(int l, int b) const { return blocks_[l][b].window || b == nblk_[l] - 1; }
+
+bool KVTier::needed_now(int l, int b) const { return streaming_[l] ? stream_pinned(l, b) : needs(l, b); }
+
 void KVTier::check_fits_locked(int l, int extra_blocks) const {
   size_t n = extra_blocks;
   for (int b = 0; b < nblk_[l]; ++b) n += needs(l, b);
@@ -237,7 +272,15 @@ void KVTier::alloc_block(int l, int b) {
   throw_if_failed_locked();
   if (!pinned_[l]) throw Error("kv: new block for layer " + std::to_string(l) + ", which is not pinned");
   size_t pinned_hot = 1;
-  for (int i = 0; i < nblk_[l]; ++i) pinned_hot += blocks_[l][i].resident;
+  for (int i = 0; i < nblk_[l]; ++i)
+    pinned_hot += blocks_[l][i].resident && (!streaming_[l] || stream_pinned(l, i));
+  if (pinned_hot * frame_bytes_ > budget_ && !ring_[l] && !full_[l] && !streaming_[l]) {
+    // The layer outgrows the budget while being appended to (a long micro-batch, a layer-major prefill):
+    // from now on it streams. Rows appended so far become dirty so that evicting their blocks writes them.
+    absorb_writes_locked(l);
+    start_stream_locked(l);
+    pinned_hot = 1 + (nblk_[l] > 0 && blocks_[l][nblk_[l] - 1].resident);
+  }
   if (pinned_hot * frame_bytes_ > budget_)
     throw Error("kv: the KV budget of " + mib(budget_) + " is too small: layer " + std::to_string(l) + " needs " +
                 mib(pinned_hot * frame_bytes_) + " resident (" + std::to_string(pinned_hot) + " blocks of " +
@@ -318,6 +361,50 @@ bool KVTier::set_active(int l, const std::vector<int>& blocks) {
   return swap;
 }
 
+void KVTier::start_stream_locked(int l) {
+  streaming_[l] = 1;
+  stream_lo_[l] = 0;
+  stream_last_ = false;
+}
+
+void KVTier::stream_window(int l, const std::vector<int>& cur, const std::vector<int>& next) {
+  std::unique_lock<std::mutex> lk(mu_);
+  throw_if_failed_locked();
+  if (l != current_ || !streaming_[l])
+    throw Error("kv: stream_window(" + std::to_string(l) + ") on a layer that is not open and streaming");
+  if (static_cast<int>(cur.size()) > stream_capacity())
+    throw Error("kv: a stream window of " + std::to_string(cur.size()) + " blocks exceeds the capacity of " +
+                std::to_string(stream_capacity()));
+  for (Block& bk : blocks_[l]) bk.window = false;
+  int lo = nblk_[l];
+  for (int b : cur) {
+    if (b < 0 || b >= nblk_[l]) throw Error("kv: stream_window: block " + std::to_string(b) + " out of range");
+    blocks_[l][b].window = true;
+    lo = std::min(lo, b);
+  }
+  stream_lo_[l] = lo;
+  stream_last_ = next.empty();
+  ++st_.stream_windows;
+  for (int b : cur) ++(blocks_[l][b].state == State::Hot ? st_.prefetch_hits : st_.prefetch_misses);
+  demand_ = l;
+  try {
+    wait_locked(lk, l);
+  } catch (...) {
+    demand_ = -1;
+    throw;
+  }
+  demand_ = -1;
+  if (prefetch_ && !room_wanted_)
+    for (int b : next) {
+      if (b < 0 || b >= nblk_[l]) continue;
+      Block& bk = blocks_[l][b];
+      if (bk.state != State::Cold) continue;
+      if (!make_room_locked(l, /*prefetch=*/true)) break;
+      start_read_locked(l, b, /*prefetch=*/true);
+    }
+  pump_locked();
+}
+
 void KVTier::clear_active(int l) {
   std::lock_guard<std::mutex> lk(mu_);
   if (!enabled() || layers_.empty()) return;
@@ -338,6 +425,9 @@ void KVTier::pump_locked() {
   if (layers_.empty()) return;
   if (demand_ >= 0) issue_reads_locked(demand_, /*prefetch=*/false);
   if (!prefetch_ || room_wanted_) return;
+  // While a layer streams, its next window comes first (stream_window fetches it); the next layer waits for
+  // the last window.
+  if (current_ >= 0 && streaming_[current_] && !stream_last_) return;
   const int target = current_ >= 0 ? (current_ + 1) % n_layer_ : next_;
   if (target != demand_ && target != current_) issue_reads_locked(target, /*prefetch=*/true);
 }
@@ -345,14 +435,19 @@ void KVTier::pump_locked() {
 void KVTier::issue_reads_locked(int l, bool prefetch) {
   for (int b = 0; b < nblk_[l]; ++b) {
     Block& bk = blocks_[l][b];
-    if (bk.state != State::Cold || !needs(l, b)) continue;
+    if (bk.state != State::Cold || !needed_now(l, b)) continue;
     if (!make_room_locked(l, prefetch)) return;
-    bk.resident = true;
-    hot_bytes_ += frame_bytes_;
-    st_.hot_bytes_peak = std::max(st_.hot_bytes_peak, hot_bytes_);
-    bk.state = State::Reading;
-    enqueue_locked(prefetch ? kPrefetch : kUrgent, l, b, /*read=*/true, prefetch);
+    start_read_locked(l, b, prefetch);
   }
+}
+
+void KVTier::start_read_locked(int l, int b, bool prefetch) {
+  Block& bk = blocks_[l][b];
+  bk.resident = true;
+  hot_bytes_ += frame_bytes_;
+  st_.hot_bytes_peak = std::max(st_.hot_bytes_peak, hot_bytes_);
+  bk.state = State::Reading;
+  enqueue_locked(prefetch ? kPrefetch : kUrgent, l, b, /*read=*/true, prefetch);
 }
 
 // Frees frames until one more fits. Clean victims go at once; dirty ones start an eviction write, and the
@@ -376,13 +471,16 @@ bool KVTier::pick_victim_locked(int target, bool prefetch, int& vl, int& vb) con
   std::tuple<int, int, int, int, int> best{-1, 0, 0, 0, 0};
   vl = vb = -1;
   for (int m = 0; m < n_layer_; ++m) {
-    if (pinned_[m]) continue;
+    if (pinned_[m] && !streaming_[m]) continue;
     const int dm = distance(m);
     for (int b = 0; b < nblk_[m]; ++b) {
       const Block& bk = blocks_[m][b];
       if (bk.state != State::Hot) continue;
-      if (m == target && needs(m, b)) continue;
-      const bool released = !(all_needed_[m] || bk.keep) || m == target;
+      if (streaming_[m] ? stream_pinned(m, b) : (m == target && needs(m, b))) continue;
+      // A streamed layer's blocks below its window were read in this pass: needed again only a full cycle
+      // later. Its blocks above the window come next and go last.
+      const bool released = !(all_needed_[m] || bk.keep) || (m == target && !streaming_[m]) ||
+                            (streaming_[m] && b < stream_lo_[m]);
       if (!released && dm <= dt) continue;
       const bool clean = !bk.dirty && bk.on_disk;
       std::tuple<int, int, int, int, int> key{released, dm, clean, b != nblk_[m] - 1, -b};

@@ -8,6 +8,11 @@
 //   end_layer(l)    unpins l; when the budget forces tiering, l's finished blocks are written back in the
 //                   background so that evicting them later costs nothing.
 //
+// A layer whose needed blocks do not fit the budget is *streamed*: begin_layer pins only the block appends
+// go to, and attention walks the layer's keys in windows of blocks (stream_window), each made resident
+// while the next one is prefetched. Attention keeps its softmax state across windows and visits keys in
+// the same order, so a streamed layer's output is bit-identical to a resident one (model/attention.cpp).
+//
 // Eviction takes the block whose layer is used furthest in the future in the cyclic layer order (blocks a
 // layer no longer needs go first). The I/O thread only touches unpinned blocks; compute threads only read
 // the pinned layer. With budget_bytes == 0 the tier is off: nothing is attached, no thread, no file, and
@@ -68,6 +73,15 @@ class KVTier {
   bool set_active(int l, const std::vector<int>& blocks);
   void clear_active(int l);  // layer l needs all its blocks again (the default)
 
+  // Streaming (see above). streaming(l): layer l is open and streams. stream_capacity: most blocks one
+  // window may hold (a quarter of the budget's frames, so the next window can be fetched meanwhile).
+  // stream_window(l, cur, next): makes the blocks `cur` resident (the wait counts as stall) and keeps them
+  // until the next call or end_layer; prefetches `next` where there is room. Blocks of l outside the
+  // window and below its lowest block are given up first.
+  bool streaming(int l) const;
+  int stream_capacity() const;
+  void stream_window(int l, const std::vector<int>& cur, const std::vector<int>& next);
+
   // Waits until the I/O thread has nothing left to do (tests and benchmarks; never needed for correctness).
   void drain();
 
@@ -75,7 +89,9 @@ class KVTier {
   uint64_t swaps() const;                   // set_active calls that released blocks
   size_t hot_bytes() const;                 // frames in RAM now
   size_t frame_bytes() const { return frame_bytes_; }
-  // The smallest budget that can run these layers at full capacity: the largest layer plus one block.
+  static constexpr size_t kMinStreamFrames = 8;  // see min_budget
+  // The smallest budget these layers can run with: sliding-window layers are never streamed (the largest
+  // ring must fit with a block to spare); a streamed layer needs its tail block and windows of two blocks.
   static size_t min_budget(const std::vector<LayerKV>& layers);
 
   // --- LayerKV's side (main thread) ---
@@ -95,6 +111,7 @@ class KVTier {
     bool keep = true;         // in the layer's kept set (set_active); not kept: evicted first
     bool needed = true;       // begin_layer waits for it
     uint32_t gen = 0;         // bumped to cancel queued jobs
+    bool window = false;      // streamed layer: in the current window (pinned)
   };
   struct Job {
     int layer, block;
@@ -110,9 +127,13 @@ class KVTier {
   void unpin_locked(int l);
   void wait_locked(std::unique_lock<std::mutex>& lk, int l);
   bool needs(int l, int b) const;
+  bool needed_now(int l, int b) const;       // needs(), narrowed to window + tail while l streams
+  bool stream_pinned(int l, int b) const;
+  void start_stream_locked(int l);    // a streamed layer's block that must stay resident
   void check_fits_locked(int l, int extra_blocks) const;
   void pump_locked();
   void issue_reads_locked(int l, bool prefetch);
+  void start_read_locked(int l, int b, bool prefetch);  // a frame is free: read block b of l into it
   bool make_room_locked(int target, bool prefetch);
   bool pick_victim_locked(int target, bool prefetch, int& vl, int& vb) const;
   void evict_locked(int l, int b);
@@ -135,6 +156,8 @@ class KVTier {
   std::vector<std::vector<Block>> blocks_;
   std::vector<uint8_t> pinned_, all_needed_, full_, ring_;  // full_: acquire()d, every block needed
   std::vector<int> nblk_;                                    // blocks holding rows, per layer
+  std::vector<uint8_t> streaming_;                           // open layer streams (begin_layer decided)
+  std::vector<int> stream_lo_;                               // lowest block of the current window
   std::vector<uint64_t> layer_offset_;
   std::unique_ptr<ColdFile> file_;
 
@@ -148,6 +171,7 @@ class KVTier {
   int current_ = -1;     // layer between begin_layer and end_layer, -1 if none
   int next_ = 0;         // layer expected to begin next
   int demand_ = -1;      // layer a caller is waiting for
+  bool stream_last_ = false;  // the open streamed layer is in its last window: prefetch the next layer
   bool room_wanted_ = false;  // an append waits for a frame: prefetch must not take the room first
   size_t hot_bytes_ = 0, leaving_bytes_ = 0;  // frames allocated; frames being written out for eviction
   size_t stored_blocks_ = 0;                  // blocks holding rows, hot or cold

@@ -9,7 +9,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "kv/kv_tier.h"
 #include "runtime/thread_pool.h"
+#include "slim/error.h"
 #include "tensor/kernels.h"
 #include "tensor/ops.h"
 
@@ -391,11 +393,55 @@ void run(const float* q, const int32_t* qpos, int n, const LayerKV& kv, const At
 
 }  // namespace compat
 
+// Windows of a streamed layer (kv/kv_tier.h): consecutive key tiles [first, last) whose blocks fit one
+// window of the tier. Tiles after the last query position are left out (no query sees them).
+struct StreamWindow {
+  int first, last;
+  std::vector<int> blocks;
+};
+
+std::vector<StreamWindow> plan_windows(const LayerKV& kv, const std::vector<int>& slot_at, int n_tiles, int32_t p0,
+                                       int32_t qmax, int capacity) {
+  std::vector<StreamWindow> wins;
+  std::vector<int> stamp(size_t(kv.n_blocks()), -1), tile_blocks;
+  StreamWindow cur{0, 0, {}};
+  int t = 0;
+  for (; t < n_tiles && p0 + t * kTile <= qmax; ++t) {
+    tile_blocks.clear();  // every block the tile reads (a tile may straddle two)
+    for (int j = 0; j < kTile; ++j) {
+      const int slot = slot_at[size_t(t) * kTile + j];
+      if (slot < 0) continue;
+      const int b = kv.block_of(slot);
+      if (std::find(tile_blocks.begin(), tile_blocks.end(), b) == tile_blocks.end()) tile_blocks.push_back(b);
+    }
+    size_t n_new = 0;
+    for (int b : tile_blocks) n_new += stamp[b] != static_cast<int>(wins.size());
+    if (!cur.blocks.empty() && cur.blocks.size() + n_new > size_t(capacity)) {
+      cur.last = t;
+      wins.push_back(std::move(cur));
+      cur = StreamWindow{t, t, {}};
+    }
+    for (int b : tile_blocks)
+      if (stamp[b] != static_cast<int>(wins.size())) {
+        stamp[b] = static_cast<int>(wins.size());
+        cur.blocks.push_back(b);
+      }
+  }
+  cur.last = t;
+  if (cur.last > cur.first) wins.push_back(std::move(cur));
+  return wins;
+}
+
 }  // namespace
 
 void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, const AttentionShape& s, float* out,
                ThreadPool& pool) {
+  KVTier* tier = kv.tier();
+  const bool streamed = tier && tier->streaming(kv.layer_index());
   if (s.llama_compat) {
+    if (streamed)
+      throw Error("attention: --llama-compat needs each layer's KV resident as a whole; raise --kv-budget to at "
+                  "least the largest layer");
     if (kv.type() == KVType::F16) compat::run<uint16_t>(q, qpos, n, kv, s, out, pool);
     else compat::run<float>(q, qpos, n, kv, s, out, pool);
     return;
@@ -426,100 +472,120 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   const int gh = group / n_split;
   const int64_t n_tasks = int64_t(n_blocks) * s.n_head_kv * n_split;
   const bool f16 = kv.type() == KVType::F16;
-  std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
-    // Per-thread scratch: one K tile (transposed) and V tile in f32, the block's scores, and its running
-    // softmax state (max, sum, accumulator) per (row, head).
-    thread_local std::vector<float> kt, vt, sc, acc, mx, sum, krow;
-    const size_t states = size_t(kRows) * gh;
-    kt.resize(size_t(hd) * kTile);
-    vt.resize(size_t(kTile) * hd);
-    sc.resize(states * kTile);
-    krow.resize(hd);
-    acc.resize(states * hd);
-    mx.resize(states);
-    sum.resize(states);
-    const float* qp[kRows * 64];
-    float* ap[kRows * 64];
-    const float* pp[kRows * 64];
-    std::vector<const float*> qv, pv;
-    std::vector<float*> av;
-    const float** qs = qp;
-    float** as = ap;
-    const float** ps = pp;
-    if (states > size_t(kRows) * 64) {  // unusually many heads per kv head
-      qv.resize(states), pv.resize(states), av.resize(states);
-      qs = qv.data(), as = av.data(), ps = pv.data();
-    }
-    for (;;) {
-      const int64_t t = next.fetch_add(1);
-      if (t >= n_tasks) break;
-      const int gs = static_cast<int>(t % (int64_t(s.n_head_kv) * n_split));
-      const int g = gs / n_split, h0 = g * group + (gs % n_split) * gh;  // kv head, first query head
-      const int r0 = static_cast<int>(t / (int64_t(s.n_head_kv) * n_split)) * kRows, r1 = std::min(n, r0 + kRows);
-      const int nr = r1 - r0, ns = nr * gh;
-      std::fill(acc.begin(), acc.begin() + size_t(ns) * hd, 0.f);
-      std::fill(mx.begin(), mx.begin() + ns, -INFINITY);
-      std::fill(sum.begin(), sum.begin() + ns, 0.f);
-      for (int st = 0; st < ns; ++st) qs[st] = q + (int64_t(r0 + st / gh) * s.n_head + h0 + st % gh) * hd;
-      auto visible = [&](int32_t p, int32_t kp) {
-        return kp >= 0 && kp <= p && !(s.window > 0 && p - kp >= s.window);
-      };
-      for (int tile = 0; tile < n_tiles; ++tile) {
-        const int* ts = slot_at.data() + size_t(tile) * kTile;
-        const int32_t tp = p0 + tile * kTile;  // position of entry 0
-        // Any stored key of this tile visible to a row of the block? (positions in [lo, hi] are visible)
-        bool any = false;
-        for (int r = r0; r < r1 && !any; ++r) {
-          const int32_t p = qpos[r];
-          int32_t lo = std::max(tp, 0), hi = std::min(p, tp + kTile - 1);
-          if (s.window > 0) lo = std::max(lo, p - s.window + 1);
-          for (int32_t kp = lo; kp <= hi && !any; ++kp) any = ts[kp - tp] >= 0;
+  // Running softmax state (max, sum, accumulator) of every (row, head), kept across the tile ranges of a
+  // streamed layer; a resident layer runs all its tiles in one range.
+  thread_local std::vector<float> acc_all, mx_all, sum_all;
+  const size_t n_states = size_t(n) * s.n_head;
+  acc_all.assign(n_states * hd, 0.f);
+  mx_all.assign(n_states, -INFINITY);
+  sum_all.assign(n_states, 0.f);
+  // (A lambda names a thread_local directly, per executing thread: the workers get plain pointers.)
+  float* const acc_base = acc_all.data();
+  float* const mx_base = mx_all.data();
+  float* const sum_base = sum_all.data();
+  auto run_tiles = [&](int tile_first, int tile_last) {
+    std::atomic<int64_t> next{0};
+    pool.run([&](int, int) {
+      // Per-thread scratch: one K tile (transposed) and V tile in f32, the block's scores, and pointers to
+      // the block's states (query, accumulator, max, sum) and to those with a visible key in a tile.
+      thread_local std::vector<float> kt, vt, sc, krow;
+      thread_local std::vector<const float*> qs, ps;
+      thread_local std::vector<float*> acc, mx, sum, as;
+      const size_t states = size_t(kRows) * gh;
+      kt.resize(size_t(hd) * kTile);
+      vt.resize(size_t(kTile) * hd);
+      sc.resize(states * kTile);
+      krow.resize(hd);
+      for (auto* v : {&qs, &ps}) v->resize(states);
+      for (auto* v : {&acc, &mx, &sum, &as}) v->resize(states);
+      for (;;) {
+        const int64_t t = next.fetch_add(1);
+        if (t >= n_tasks) break;
+        const int gs = static_cast<int>(t % (int64_t(s.n_head_kv) * n_split));
+        const int g = gs / n_split, h0 = g * group + (gs % n_split) * gh;  // kv head, first query head
+        const int r0 = static_cast<int>(t / (int64_t(s.n_head_kv) * n_split)) * kRows, r1 = std::min(n, r0 + kRows);
+        const int nr = r1 - r0, ns = nr * gh;
+        for (int st = 0; st < ns; ++st) {
+          const size_t idx = size_t(r0 + st / gh) * s.n_head + h0 + st % gh;
+          qs[st] = q + idx * hd;
+          acc[st] = acc_base + idx * hd;
+          mx[st] = mx_base + idx;
+          sum[st] = sum_base + idx;
         }
-        if (!any) continue;
-        // Convert the tile once for the whole block; absent keys are zero (their weight is zero).
-        load_tile(kv, f16, ts, g * hd, hd, kt.data(), vt.data(), krow.data());
-        int st = 0;
-        for (; st + 4 <= ns; st += 4) scores_tile<4>(qs + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
-        for (; st < ns; ++st) scores_tile<1>(qs + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
-        int na = 0;  // states with a visible key in this tile
-        for (st = 0; st < ns; ++st) {
-          const int32_t p = qpos[r0 + st / gh];
-          float* si = sc.data() + size_t(st) * kTile;
-          if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
-            for (int j = 0; j < kTile; ++j) si[j] *= s.kq_scale;
-          float tmax = -INFINITY;
-          for (int j = 0; j < kTile; ++j) {
-            if (ts[j] < 0 || !visible(p, tp + j)) si[j] = -INFINITY;
-            tmax = std::max(tmax, si[j]);
+        auto visible = [&](int32_t p, int32_t kp) {
+          return kp >= 0 && kp <= p && !(s.window > 0 && p - kp >= s.window);
+        };
+        for (int tile = tile_first; tile < tile_last; ++tile) {
+          const int* ts = slot_at.data() + size_t(tile) * kTile;
+          const int32_t tp = p0 + tile * kTile;  // position of entry 0
+          // Any stored key of this tile visible to a row of the block? (positions in [lo, hi] are visible)
+          bool any = false;
+          for (int r = r0; r < r1 && !any; ++r) {
+            const int32_t p = qpos[r];
+            int32_t lo = std::max(tp, 0), hi = std::min(p, tp + kTile - 1);
+            if (s.window > 0) lo = std::max(lo, p - s.window + 1);
+            for (int32_t kp = lo; kp <= hi && !any; ++kp) any = ts[kp - tp] >= 0;
           }
-          if (tmax == -INFINITY) continue;  // nothing visible for this row in this tile
-          float* a = acc.data() + size_t(st) * hd;
-          const float m_new = std::max(mx[st], tmax);
-          if (m_new > mx[st]) {
-            const float ms = std::exp(mx[st] - m_new);
-            for (int d = 0; d < hd; ++d) a[d] *= ms;
-            sum[st] *= ms;
+          if (!any) continue;
+          // Convert the tile once for the whole block; absent keys are zero (their weight is zero).
+          load_tile(kv, f16, ts, g * hd, hd, kt.data(), vt.data(), krow.data());
+          int st = 0;
+          for (; st + 4 <= ns; st += 4) scores_tile<4>(qs.data() + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+          for (; st < ns; ++st) scores_tile<1>(qs.data() + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+          int na = 0;  // states with a visible key in this tile
+          for (st = 0; st < ns; ++st) {
+            const int32_t p = qpos[r0 + st / gh];
+            float* si = sc.data() + size_t(st) * kTile;
+            if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
+              for (int j = 0; j < kTile; ++j) si[j] *= s.kq_scale;
+            float tmax = -INFINITY;
+            for (int j = 0; j < kTile; ++j) {
+              if (ts[j] < 0 || !visible(p, tp + j)) si[j] = -INFINITY;
+              tmax = std::max(tmax, si[j]);
+            }
+            if (tmax == -INFINITY) continue;  // nothing visible for this row in this tile
+            float* a = acc[st];
+            float& m = *mx[st];
+            float& sm = *sum[st];
+            const float m_new = std::max(m, tmax);
+            if (m_new > m) {
+              const float ms = std::exp(m - m_new);
+              for (int d = 0; d < hd; ++d) a[d] *= ms;
+              sm *= ms;
+            }
+            m = m_new;
+            sm = static_cast<float>(static_cast<double>(sm) + exp_tile(si, m_new));
+            as[na] = a;
+            ps[na] = si;
+            ++na;
           }
-          mx[st] = m_new;
-          sum[st] = static_cast<float>(static_cast<double>(sum[st]) + exp_tile(si, m_new));
-          as[na] = a;
-          ps[na] = si;
-          ++na;
+          int i = 0;
+          for (; i + 4 <= na; i += 4) accumulate_tile<4>(as.data() + i, ps.data() + i, vt.data(), hd);
+          for (; i + 2 <= na; i += 2) accumulate_tile<2>(as.data() + i, ps.data() + i, vt.data(), hd);
+          for (; i < na; ++i) accumulate_tile<1>(as.data() + i, ps.data() + i, vt.data(), hd);
         }
-        int i = 0;
-        for (; i + 4 <= na; i += 4) accumulate_tile<4>(as + i, ps + i, vt.data(), hd);
-        for (; i + 2 <= na; i += 2) accumulate_tile<2>(as + i, ps + i, vt.data(), hd);
-        for (; i < na; ++i) accumulate_tile<1>(as + i, ps + i, vt.data(), hd);
       }
-      for (int st = 0; st < ns; ++st) {
-        const float inv = sum[st] == 0.f ? 0.f : 1.0f / sum[st];
-        const float* a = acc.data() + size_t(st) * hd;
-        float* o = out + (int64_t(r0 + st / gh) * s.n_head + h0 + st % gh) * hd;
-        for (int d = 0; d < hd; ++d) o[d] = a[d] * inv;
-      }
+    });
+  };
+  if (!streamed) {
+    run_tiles(0, n_tiles);
+  } else {
+    // Walk the keys window by window; each range continues the same per-state softmax in the same tile
+    // order, so the output is bit-identical to running all tiles at once.
+    int32_t qmax = -1;
+    for (int r = 0; r < n; ++r) qmax = std::max(qmax, qpos[r]);
+    const std::vector<StreamWindow> wins = plan_windows(kv, slot_at, n_tiles, p0, qmax, tier->stream_capacity());
+    for (size_t w = 0; w < wins.size(); ++w) {
+      tier->stream_window(kv.layer_index(), wins[w].blocks, w + 1 < wins.size() ? wins[w + 1].blocks : std::vector<int>{});
+      run_tiles(wins[w].first, wins[w].last);
     }
-  });
+  }
+  for (size_t i = 0; i < n_states; ++i) {
+    const float inv = sum_all[i] == 0.f ? 0.f : 1.0f / sum_all[i];
+    const float* a = acc_all.data() + i * hd;
+    float* o = out + i * hd;
+    for (int d = 0; d < hd; ++d) o[d] = a[d] * inv;
+  }
 }
 
 }  // namespace slim

@@ -231,12 +231,12 @@ Context::Context(const Model& model, const ContextParams& params) : model_(model
   }
   if (params.kv_budget > 0) {
     if (lazy) throw Error("context: --kv-budget is not supported with lazyllm yet");
-    // Attention reads a whole layer at a time, so one full layer (plus the block being written) must fit.
+    // A layer larger than the budget streams through it window by window; sliding-window rings must fit.
     const size_t need = KVTier::min_budget(I.kv);
     if (params.kv_budget < need)
-      throw Error("context: --kv-budget of " + std::to_string(params.kv_budget >> 20) + " MiB is below the minimum " +
-                  std::to_string((need + (1 << 20) - 1) >> 20) + " MiB for this context (its largest layer plus one " +
-                  "block); raise it or lower -c");
+      throw Error("context: --kv-budget of " + std::to_string(params.kv_budget >> 10) + " KiB is below the minimum " +
+                  std::to_string((need + 1023) >> 10) + " KiB for this context (a sliding-window layer's ring plus " +
+                  "one block, or 8 blocks); raise it");
     KVTierParams tp;
     tp.budget_bytes = params.kv_budget;
     tp.cold_dir = params.kv_cold_dir;
