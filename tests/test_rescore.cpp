@@ -227,6 +227,28 @@ TEST_P(RescoreTiny, TruncateIntoThePromptEndsRescoring) {
   EXPECT_TRUE(same_bits(rescored, frozen));
 }
 
+TEST_P(RescoreTiny, ResultIndependentOfThreads) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const std::string spec = "sliminfer:" + layers_for(m) + ",keep=" + keeps_for(m, "0.5/0.25", "0.4") +
+                           ",min_tokens=64,unit=8,window=16,rescore=1";
+  const auto prompt = random_tokens(kPrompt, m.config().n_vocab, 17);
+  std::vector<std::vector<float>> out[2];
+  std::vector<std::vector<int32_t>> selected[2];
+  for (int threads : {1, 3}) {
+    Context ctx(m, params(spec, 0, threads));
+    ctx.eval(prompt.data(), kPrompt);
+    for (int i = 0; i < 3; ++i) {
+      const int32_t t = step_token(i, m.config().n_vocab);
+      ctx.eval(&t, 1);
+      out[threads > 1].push_back(logits_of(ctx));
+    }
+    selected[threads > 1] = ctx.prune_stats().rescore_selected;
+  }
+  EXPECT_EQ(selected[0], selected[1]);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(same_bits(out[0][i], out[1][i])) << i;
+}
+
 // A RAM budget only moves KV blocks; re-scoring narrows what each restricted layer needs (set_active).
 TEST_P(RescoreTiny, KVBudgetDoesNotChangeLogits) {
   auto mp = Model::load(tiny(GetParam()));
