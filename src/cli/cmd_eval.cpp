@@ -14,6 +14,7 @@
 
 #include "cli/cmd_eval.h"
 #include "cli/common.h"
+#include "eval/multiturn.h"
 #include "eval/report.h"
 #include "eval/runner.h"
 #include "eval/tasks.h"
@@ -51,7 +52,16 @@ const char* const kEvalFooter =
     "            --config sliminfer --config 'sliminfer:keep=0.5/0.25/0.125' -o eval-keep\n"
     "  slim eval --tier full --config dense -m models/smollm2-135m-instruct-q4_1.gguf -o base-smollm2\n"
     "  slim eval --dump-samples samples.jsonl --tasks niah_single_1 --lengths 4096   # generate only\n"
-    "  slim eval --report-only -o eval-keep                      # rebuild report.md from results.jsonl";
+    "  slim eval --report-only -o eval-keep                      # rebuild report.md from results.jsonl\n"
+    "\n"
+    "Multi-turn (--multi-turn): each niah_multiquery sample becomes a conversation: the document, a question about\n"
+    "one key, the greedy answer, a question about another key, the greedy answer. Dense continues in one context\n"
+    "and also re-prefills the whole conversation (the work baseline); each --config continues in one context\n"
+    "(LazyLLM revives what question 2 needs; SlimInfer answers over its frozen KV) and, unless it is LazyLLM, also\n"
+    "re-prefills. Records answer 2's score and agreement with dense, question 2's prefill work ((token, layer)\n"
+    "pairs / a fresh dense prefill of the conversation) and TTFT. Default configurations: lazyllm, sliminfer.\n"
+    "  slim eval --multi-turn -m models/smollm2-135m-instruct-q4_1.gguf --lengths 8000 --depths 0.3,0.7 \\\n"
+    "            --samples 2 -o eval/multiturn/smollm2-8k";
 
 struct Tier {
   std::vector<std::string> tasks;  // empty: all (and ppl_prose)
@@ -124,6 +134,14 @@ std::string command_line(const EvalOptions& o, const std::string& model) {
   if (!o.out_dir.empty()) c << " -o " << shell_quote(o.out_dir);
   return c.str();
 }
+
+// `--multi-turn` options. They live here, not in EvalOptions (cmd_eval.h), only because that header belongs
+// to another change in flight; they belong there.
+struct MultiTurnFlags {
+  bool enabled = false;
+  std::vector<int> questions = {0, 1};  // key indices asked first and second
+};
+MultiTurnFlags g_multi_turn;
 
 std::string fmt_duration(double s) {
   char b[32];
@@ -224,6 +242,58 @@ std::string read_ppl_text(const std::string& text_dir) {
   throw Error(std::string("eval: ppl_prose needs tests/data/") + file + " (pass --text-dir DIR)");
 }
 
+// `slim eval --multi-turn`: generates niah_multiquery samples and runs the two-question conversations
+// (src/eval/multiturn.h), writing results.jsonl and report.md.
+int multi_turn_command(const EvalOptions& o, const std::string& model_path, const std::string& dir,
+                       const eval::ReportOptions& ro) {
+  if (o.report_only) throw Error("eval: --report-only does not apply to --multi-turn (its report is rewritten by each run)");
+  for (const std::string& t : o.tasks)
+    if (t != "niah_multiquery")
+      throw Error("eval: --multi-turn runs niah_multiquery only, not '" + t + "'");
+  if (o.query_first) throw Error("eval: --multi-turn needs query-last prompts; drop --query-first");
+  if (g_multi_turn.questions.size() != 2) throw Error("eval: --mt-questions wants two key indices, e.g. 0,1");
+  const Tier tier = tier_defaults(o.tier);
+  std::unique_ptr<Model> model = Model::load(model_path);
+
+  eval::GenOptions g;
+  g.tasks = {"niah_multiquery"};
+  g.lengths = o.lengths.empty() ? tier.lengths : o.lengths;
+  g.depths = o.depths.empty() ? tier.depths : o.depths;
+  g.samples_per_cell = o.samples > 0 ? o.samples : tier.samples;
+  g.seed = o.seed;
+  g.text_dir = o.text_dir;
+  g.prose = o.prose;
+  const std::vector<eval::Sample> samples = eval::generate(model->tokenizer(), g);
+
+  eval::MultiTurnOptions mo;
+  if (!o.configs.empty() || !o.prune_config_files.empty()) mo.configs = o.configs;
+  for (const std::string& f : o.prune_config_files) mo.configs.push_back(to_string(load_prune_config(f)));
+  mo.first = g_multi_turn.questions[0];
+  mo.second = g_multi_turn.questions[1];
+  mo.n_threads = o.n_threads;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("eval: cannot create '" + dir + "': " + ec.message());
+  mo.results_path = dir + "/results.jsonl";
+
+  std::fprintf(stderr, "eval: model %s, %zu multi-turn conversations, dense + %zu configurations\n", ro.model.c_str(),
+               samples.size(), mo.configs.size());
+  Timer run_timer;
+  const std::vector<eval::MultiTurnResult> rows =
+      eval::run_multiturn(*model, samples, mo, [&](const eval::MultiTurnResult& r) {
+        std::fprintf(stderr, "%s %s %s: answer 2 \"%s\" (gold %s, %s dense), q2 work %.2f%%, q2 TTFT %.2fs [%s]\n",
+                     r.id.c_str(), r.config_spec.c_str(), r.mode.c_str(), r.answer2.c_str(), r.gold2.c_str(),
+                     r.answer2_matches_dense ? "=" : "!=", 100 * r.q2_work, r.q2_ttft_ms / 1000.0,
+                     fmt_duration(run_timer.ms() / 1000.0).c_str());
+      });
+  std::string command = ro.command + " --multi-turn --mt-questions " + std::to_string(mo.first) + "," +
+                        std::to_string(mo.second);
+  const std::string report = dir + "/report.md";
+  std::ofstream(report) << eval::multiturn_report(rows, ro.model, command);
+  std::fprintf(stderr, "wrote %s and %s\n", mo.results_path.c_str(), report.c_str());
+  return 0;
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app, EvalOptions& o) {
@@ -253,13 +323,18 @@ void add_eval_command(CLI::App& app, EvalOptions& o) {
                   "installed by tools/setup.sh)")->capture_default_str();
   cmd->add_option("--text-dir", o.text_dir, "Where the haystack texts are (default: models/texts, tests/data)");
   cmd->add_flag("--report-only", o.report_only, "Rebuild report.md / results.json / plots from OUTDIR/results.jsonl");
+  cmd->add_flag("--multi-turn", g_multi_turn.enabled,
+                "Two questions over one document (niah_multiquery): question 2's prefill work, TTFT and answer "
+                "against dense (see below)");
+  cmd->add_option("--mt-questions", g_multi_turn.questions, "With --multi-turn: the key indices asked first and "
+                  "second (0-3)")->delimiter(',')->expected(2)->capture_default_str();
   cmd->callback([&o] { o.selected = true; });
 }
 
 int eval_command(const EvalOptions& o) {
   const std::string model_path = resolve_model_path(o.model);
   const std::string stem = std::filesystem::path(model_path).stem().string();
-  const std::string dir = o.out_dir.empty() ? "eval-" + stem + "-" + o.tier : o.out_dir;
+  const std::string dir = o.out_dir.empty() ? "eval-" + stem + "-" + (g_multi_turn.enabled ? std::string("multiturn") : o.tier) : o.out_dir;
   eval::ReportOptions ro;
   ro.out_dir = dir;
   ro.model = std::filesystem::path(model_path).filename().string();
@@ -272,6 +347,8 @@ int eval_command(const EvalOptions& o) {
     for (const std::string& p : eval::write_report(results, ro)) std::fprintf(stderr, "wrote %s\n", p.c_str());
     return 0;
   }
+
+  if (g_multi_turn.enabled) return multi_turn_command(o, model_path, dir, ro);
 
   const Tier tier = tier_defaults(o.tier);
   Timer load_timer;

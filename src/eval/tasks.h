@@ -49,6 +49,20 @@ std::vector<std::string> task_names();
 // Throws slim::Error if a task name is unknown or a text source is missing (naming the setup command).
 std::vector<Sample> generate(const Tokenizer& tok, const GenOptions& opt);
 
+// The multi-turn form of a query-last niah_multiquery sample (src/eval/multiturn.h): the document (the prompt
+// without its question) and one single-key follow-up per queried key, worded as the single-key needle tasks'
+// question and answer prefix ("\nWhat is the special magic number for K ...? The special magic number for K
+// ... is"), with its gold value. Derived from the sample itself, so it also works on samples read back from
+// JSONL. Throws slim::Error for any other sample.
+struct KeyQuestion {
+  std::string key, text, answer;
+};
+struct MultiQueryConversation {
+  std::string document;
+  std::vector<KeyQuestion> questions;  // in the order the keys were generated (= the order of `answers`)
+};
+MultiQueryConversation multiquery_conversation(const Sample& s);
+
 // JSONL: one sample per line with every field above.
 void write_jsonl(std::ostream& out, const std::vector<Sample>& samples);
 std::vector<Sample> read_jsonl(std::istream& in);

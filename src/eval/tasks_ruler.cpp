@@ -64,6 +64,19 @@ size_t grid_pos(int grid_index, size_t n) {
   return pct * n / 100;
 }
 
+// The needle question and its answer prefix; `type` is "number" or "uuid". One key and one value: "What is
+// the special magic number for K ...?"; otherwise "What are all the special magic numbers for K1, ... ?".
+// multiquery_conversation() words its single-key follow-ups with the same function.
+std::string niah_question(const std::string& type, const std::string& query, bool singular) {
+  if (singular) return "What is the special magic " + type + " for " + query + " mentioned in the provided text?";
+  return "What are all the special magic " + type + "s for " + query + " mentioned in the provided text?";
+}
+std::string niah_tail(const std::string& type, const std::string& query, bool singular) {
+  const std::string prefix = singular ? " The special magic " + type + " for " + query + " mentioned in the provided text is"
+                                      : " The special magic " + type + "s for " + query + " mentioned in the provided text are";
+  return "\n" + niah_question(type, query, singular) + prefix;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -142,13 +155,13 @@ Plan plan_niah(GenContext& g, const Request& r) {
   if (singular) {
     base.head = "A special magic " + type_single + " is hidden within the following text. Make sure to memorize it. I will quiz you about the " +
                 type_single + " afterwards.\n";
-    base.question = "What is the special magic " + type_single + " for " + query + " mentioned in the provided text?";
-    base.tail = "\n" + base.question + " The special magic " + type_single + " for " + query + " mentioned in the provided text is";
+    base.question = niah_question(type_single, query, true);
+    base.tail = niah_tail(type_single, query, true);
   } else {
     base.head = "Some special magic " + type_plural + " are hidden within the following text. Make sure to memorize them. I will quiz you about the " +
                 type_plural + " afterwards.\n";
-    base.question = "What are all the special magic " + type_plural + " for " + query + " mentioned in the provided text?";
-    base.tail = "\n" + base.question + " The special magic " + type_plural + " for " + query + " mentioned in the provided text are";
+    base.question = niah_question(type_single, query, false);
+    base.tail = niah_tail(type_single, query, false);
   }
   const double depth = r.depth;
   auto build = [h, needles, base, depth](int n) {
@@ -474,3 +487,48 @@ Plan plan_qa(GenContext& g, const Request& r) {
 }
 
 }  // namespace slim::eval::detail
+
+namespace slim::eval {
+
+MultiQueryConversation multiquery_conversation(const Sample& s) {
+  if (s.task != "niah_multiquery" || s.query_first)
+    throw Error("eval: sample '" + s.id + "' is not a query-last niah_multiquery sample; the multi-turn evaluation "
+                "needs one (--tasks niah_multiquery, without --query-first)");
+  const std::string type = "number";
+  const std::string lead = "\nWhat are all the special magic " + type + "s for ";
+  const size_t at = s.prompt.rfind(lead);
+  const size_t end = at == std::string::npos ? at : s.prompt.find(" mentioned in the provided text?", at);
+  if (end == std::string::npos) throw Error("eval: sample '" + s.id + "' does not end with a multi-query question");
+  const std::string query = s.prompt.substr(at + lead.size(), end - at - lead.size());
+  if (s.prompt.compare(at, std::string::npos, detail::niah_tail(type, query, false)) != 0)
+    throw Error("eval: sample '" + s.id + "' does not end with the multi-query question and answer prefix");
+
+  // Undo join_and(): "a", "a and b", "a, b, and c" (keys are adjective-noun words, free of commas and spaces).
+  std::vector<std::string> keys;
+  if (query.find(", ") == std::string::npos) {
+    const size_t a = query.find(" and ");
+    keys.push_back(query.substr(0, a));
+    if (a != std::string::npos) keys.push_back(query.substr(a + 5));
+  } else {
+    size_t from = 0;
+    for (;;) {
+      const size_t comma = query.find(", ", from);
+      std::string key = query.substr(from, comma == std::string::npos ? comma : comma - from);
+      if (key.rfind("and ", 0) == 0) key.erase(0, 4);
+      keys.push_back(std::move(key));
+      if (comma == std::string::npos) break;
+      from = comma + 2;
+    }
+  }
+  if (keys.size() != s.answers.size())
+    throw Error("eval: sample '" + s.id + "' asks for " + std::to_string(keys.size()) + " keys but has " +
+                std::to_string(s.answers.size()) + " answers");
+
+  MultiQueryConversation c;
+  c.document = s.prompt.substr(0, at);
+  for (size_t i = 0; i < keys.size(); ++i)
+    c.questions.push_back({keys[i], detail::niah_tail(type, keys[i], true), s.answers[i]});
+  return c;
+}
+
+}  // namespace slim::eval
