@@ -26,10 +26,10 @@ constexpr int kPrompt = 600;
 
 // ubatch = n_ctx: sliding-window layers then store every row (no ring), so tiny Gemma's local layers can
 // be pruning layers that re-score.
-ContextParams params(const std::string& spec, size_t kv_budget = 0, int threads = 2) {
+ContextParams params(const std::string& spec, size_t kv_budget = 0, int threads = 2, int n_ctx = kCtx) {
   ContextParams p;
-  p.n_ctx = kCtx;
-  p.n_ubatch = kCtx;
+  p.n_ctx = n_ctx;
+  p.n_ubatch = n_ctx;
   p.n_threads = threads;
   p.kv_budget = kv_budget;
   p.prune = parse_prune_spec(spec);
@@ -49,8 +49,8 @@ int32_t step_token(int i, int n_vocab) { return static_cast<int32_t>((37 * i + 1
 // Prompt, then `steps` one-token decode steps; the logits of every step.
 std::vector<std::vector<float>> decode(const Model& m, const std::vector<int32_t>& prompt, const std::string& spec,
                                        int steps, size_t kv_budget = 0, PruneStats* stats = nullptr,
-                                       KVManagerStats* kv_stats = nullptr) {
-  Context ctx(m, params(spec, kv_budget));
+                                       KVManagerStats* kv_stats = nullptr, int n_ctx = kCtx) {
+  Context ctx(m, params(spec, kv_budget, 2, n_ctx));
   ctx.eval(prompt.data(), static_cast<int>(prompt.size()));
   std::vector<std::vector<float>> out{logits_of(ctx)};
   for (int i = 0; i < steps; ++i) {
@@ -268,6 +268,28 @@ TEST_P(RescoreTiny, KVBudgetDoesNotChangeLogits) {
   EXPECT_EQ(ks.budget_bytes, budget);
   EXPECT_LE(ks.hot_bytes_peak, budget);
   EXPECT_GT(ks.bytes_fetched, 0u);  // blocks really went cold
+}
+
+// Under the minimum budget (8 blocks of 128 rows) the 11-block pruning layers stream through windows: the
+// re-scoring probe reads their keys window by window, attention too; the logits still do not change.
+TEST_P(RescoreTiny, StreamedLayersDoNotChangeLogits) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  const ModelConfig& c = m.config();
+  const size_t row = size_t(c.n_head_kv) * c.head_dim * 2 * 2;  // f16 K and V
+  const size_t budget = 8 * 128 * row;
+  const std::string spec = "sliminfer:" + layers_for(m) + ",keep=" + keeps_for(m, "0.9/0.8", "0.9") +
+                           ",min_tokens=64,unit=8,window=16,rescore=1";
+  const auto prompt = random_tokens(1300, c.n_vocab, 17);
+  PruneStats st_free, st_tight;
+  KVManagerStats ks;
+  const auto free_run = decode(m, prompt, spec, 4, 0, &st_free, nullptr, 2048);
+  const auto tight = decode(m, prompt, spec, 4, budget, &st_tight, &ks, 2048);
+  for (size_t i = 0; i < free_run.size(); ++i) EXPECT_TRUE(same_bits(free_run[i], tight[i])) << "step " << i;
+  EXPECT_EQ(st_free.rescore_selected, st_tight.rescore_selected);
+  EXPECT_GT(st_tight.rescore_steps, 0u);
+  EXPECT_GT(ks.stream_windows, 0u);  // layers really streamed
+  EXPECT_LE(ks.hot_bytes_peak, budget);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, RescoreTiny,

@@ -25,7 +25,8 @@ class ScoreProbe : public LayerTap {
   std::vector<float> scores(ThreadPool& pool) const;
   // The same scores with keys read from a layer's store instead of the captured ones (decode-time
   // re-scoring, SlimInfer option B: the tap captured the step's query, the keys are what the layer stores):
-  // score[i] for the row in slot slots[i]. Only those slots are read (they must be resident).
+  // score[i] for the row in slot slots[i]. Only those slots are read: they must be resident, or the layer
+  // streams through a KV budget (the keys are then read window by window).
   std::vector<float> scores_stored(const LayerKV& kv, const std::vector<int>& slots, ThreadPool& pool) const;
 
  private:
