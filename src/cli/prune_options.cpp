@@ -11,16 +11,24 @@ const char* const kPruneHelp =
     "Token pruning (--prune METHOD[:key=value,...]; lists use '/'):\n"
     "  dense       no pruning (default)\n"
     "  sliminfer   SlimInfer: after chosen layers, keep only the prompt's most attended units of tokens;\n"
-    "              deeper layers compute and store only those. Options: layers=2/5/11 keep=0.5/0.3/0.2\n"
+    "              deeper layers compute and store only those. Options: layers=5/11 keep=0.2/0.1\n"
     "              (cumulative fraction of prompt units kept after each layer), unit=16 (tokens per unit),\n"
     "              block=128 (KV rows per block), window=32 (last prompt tokens that score and are always kept),\n"
-    "              min_tokens=512 (shorter prompts run dense). Defaults per model: docs/pruning.md.\n"
+    "              pool=32 (a token's score lends to +-pool neighbours), min_tokens=512 (shorter prompts run\n"
+    "              dense), evict=1 (also drop pruned tokens' K/V at the pruning layer: less KV, less accuracy),\n"
+    "              rescore=N (re-score every N-th decode step and narrow deeper layers' keys; 0: off).\n"
+    "              Defaults per model (Gemma 3: layers=5/11 keep=0.2/0.1; others: layers at 14/30 and 20/30\n"
+    "              of the depth, keep=0.1/0.05): docs/pruning.md.\n"
+    "  lazyllm     LazyLLM: per layer, drop the tokens the last tokens attend to least (rates=r0/r1/... one per\n"
+    "              layer, fraction of the tokens present), in prefill and decode; pruned tokens wait in an aux\n"
+    "              cache and are revived when needed later (window=32, pool=16, revive=N per decode step).\n"
+    "              docs/lazyllm.md.\n"
     "  random      test only: drop=0.5 of the prompt at layer=0 (seed=1), to see what bad pruning looks like\n"
     "Options can also come from --prune-opt key=value (repeatable) or --prune-config FILE (key=value lines,\n"
     "method=NAME selects the method).";
 
 void add_prune_options(CLI::App* cmd, PruneOptions& o) {
-  cmd->add_option("--prune", o.method, "Token pruning: dense, sliminfer, random, with :key=value options")
+  cmd->add_option("--prune", o.method, "Token pruning: dense, sliminfer, lazyllm, random, with :key=value options")
       ->capture_default_str();
   cmd->add_option("--prune-opt", o.opts, "Pruning option key=value (repeatable), e.g. --prune-opt keep=0.4/0.2");
   cmd->add_option("--prune-config", o.config_file, "File of pruning options, one key=value per line");
