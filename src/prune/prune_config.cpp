@@ -189,10 +189,13 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
         const float keep[] = {0.2f, 0.1f, 0.08f, 0.06f, 0.05f};
         for (size_t i = 0; i < c.layers.size(); ++i) c.keep.push_back(keep[std::min<size_t>(i, 4)]);
       } else {
-        // Four pruning layers from ~1/7 of the depth (SmolLM2's 30 layers: 4, 8, 12, 16).
-        const int base[] = {4, 8, 12, 16};
-        const float keep[] = {0.5f, 0.3f, 0.2f, 0.15f};
-        for (int i = 0; i < 4; ++i) {
+        // One pruning layer at 14/30 of the depth (SmolLM2's 30 layers: 14), keeping 10% of the prompt. A
+        // single-layer sweep on SmolLM2 (docs/pruning.md) found that its question window ranks the needles
+        // only from layer 14 on: probes at layers 3-13 drop them, 14-24 keep them all; a second cut at 20
+        // (keep 0.05) lost a multi-value needle.
+        const int base[] = {14};
+        const float keep[] = {0.1f};
+        for (int i = 0; i < 1; ++i) {
           const int l = std::max(0, std::min(L - 2, base[i] * L / 30));
           if (!c.layers.empty() && c.layers.back() == l) c.keep.back() = keep[i];  // shallow models: merge
           else c.layers.push_back(l), c.keep.push_back(keep[i]);
