@@ -162,6 +162,24 @@ TEST(MultiTurn, SlimInferContinuesDenseOverFrozenKVAndReprefillsPruned) {
   EXPECT_EQ(re.n_history, cont.n_history);
 }
 
+TEST(MultiTurn, DenseHistoryFeedsDenseAnswerOneToEveryConfiguration) {
+  MultiTurnOptions o;
+  o.configs = {"lazyllm", zero_rates_spec()};
+  o.dense_history = true;
+  const std::vector<MultiTurnResult> rows = run_multiturn(tiny_gemma(), {multiquery_sample()}, o);
+  ASSERT_EQ(rows.size(), 4u);  // dense x2, lazyllm, lazyllm rates 0
+  for (const MultiTurnResult& r : rows) {
+    EXPECT_EQ(r.history, "dense");
+    EXPECT_EQ(r.answer1, rows[0].answer1);
+    EXPECT_EQ(r.n_history, rows[0].n_history);  // question 2 follows the same tokens everywhere
+  }
+  // Fed as decode steps, dense's answer 1 leaves a rates-0 LazyLLM context exactly as dense's.
+  EXPECT_EQ(rows[3].answer2, rows[0].answer2);
+  EXPECT_GT(rows[2].q2_work, 0.0);
+  EXPECT_LT(rows[2].q2_work, 1.0);
+  EXPECT_NE(multiturn_report(rows, "m", "").find("--mt-dense-history"), std::string::npos);
+}
+
 TEST(MultiTurn, ReportStatesTheIssueConditions) {
   const std::string md = multiturn_report(shared_run(), "tiny-gemma3-q4km.gguf", "slim eval --multi-turn");
   EXPECT_NE(md.find("| lazyllm | continue | 1 |"), std::string::npos) << md;

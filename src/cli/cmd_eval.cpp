@@ -140,6 +140,7 @@ std::string command_line(const EvalOptions& o, const std::string& model) {
 struct MultiTurnFlags {
   bool enabled = false;
   std::vector<int> questions = {0, 1};  // key indices asked first and second
+  bool dense_history = false;           // every configuration continues after dense's answer 1
 };
 MultiTurnFlags g_multi_turn;
 
@@ -271,6 +272,7 @@ int multi_turn_command(const EvalOptions& o, const std::string& model_path, cons
   mo.first = g_multi_turn.questions[0];
   mo.second = g_multi_turn.questions[1];
   mo.n_threads = o.n_threads;
+  mo.dense_history = g_multi_turn.dense_history;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error("eval: cannot create '" + dir + "': " + ec.message());
@@ -287,7 +289,7 @@ int multi_turn_command(const EvalOptions& o, const std::string& model_path, cons
                      fmt_duration(run_timer.ms() / 1000.0).c_str());
       });
   std::string command = ro.command + " --multi-turn --mt-questions " + std::to_string(mo.first) + "," +
-                        std::to_string(mo.second);
+                        std::to_string(mo.second) + (mo.dense_history ? " --mt-dense-history" : "");
   const std::string report = dir + "/report.md";
   std::ofstream(report) << eval::multiturn_report(rows, ro.model, command);
   std::fprintf(stderr, "wrote %s and %s\n", mo.results_path.c_str(), report.c_str());
@@ -328,6 +330,8 @@ void add_eval_command(CLI::App& app, EvalOptions& o) {
                 "against dense (see below)");
   cmd->add_option("--mt-questions", g_multi_turn.questions, "With --multi-turn: the key indices asked first and "
                   "second (0-3)")->delimiter(',')->expected(2)->capture_default_str();
+  cmd->add_flag("--mt-dense-history", g_multi_turn.dense_history,
+                "With --multi-turn: every configuration continues after dense's answer 1, not its own");
   cmd->callback([&o] { o.selected = true; });
 }
 

@@ -78,7 +78,7 @@ class MultiTurnRunner {
   Prefill timed_prefill(Context& ctx, const std::vector<int32_t>& tokens) const;
   uint64_t call_pairs(const Context& ctx, const PruneStats& before, int n) const;
   Answer greedy_answer(Context& ctx, int budget) const;
-  Flow continue_flow(Context& ctx, const Script& sc) const;
+  Flow continue_flow(Context& ctx, const Script& sc, const Answer* forced_a1) const;
   Flow reprefill_flow(Context& ctx, const Script& sc, const Flow& turn1) const;
   MultiTurnResult row(const Script& sc, const ConfigCtx& c, const char* mode, const Flow& f, const Flow* dense) const;
 
@@ -203,11 +203,17 @@ Answer MultiTurnRunner::greedy_answer(Context& ctx, int budget) const {
   return a;
 }
 
-Flow MultiTurnRunner::continue_flow(Context& ctx, const Script& sc) const {
+// Turn 1, answer 1 (its own, or `forced_a1` fed as decode steps are), question 2 in the same context, answer 2.
+Flow MultiTurnRunner::continue_flow(Context& ctx, const Script& sc, const Answer* forced_a1) const {
   Flow f;
   ctx.reset();
   f.turn1 = timed_prefill(ctx, sc.turn1);
-  f.a1 = greedy_answer(ctx, sc.budget);
+  if (forced_a1) {
+    for (const int32_t t : forced_a1->fed) ctx.eval(&t, 1);
+    f.a1 = *forced_a1;
+  } else {
+    f.a1 = greedy_answer(ctx, sc.budget);
+  }
   f.history = sc.turn1;
   f.history.insert(f.history.end(), f.a1.fed.begin(), f.a1.fed.end());
   f.history.insert(f.history.end(), sc.question2.begin(), sc.question2.end());
@@ -238,6 +244,7 @@ MultiTurnResult MultiTurnRunner::row(const Script& sc, const ConfigCtx& c, const
   r.config = c.label;
   r.config_spec = c.spec;
   r.mode = mode;
+  r.history = opt_.dense_history ? "dense" : "own";
   r.key1 = sc.q1.key;
   r.key2 = sc.q2.key;
   r.gold1 = sc.q1.answer;
@@ -285,12 +292,12 @@ std::vector<MultiTurnResult> MultiTurnRunner::run(const std::vector<Sample>& sam
   };
   for (const Script& sc : scripts) {
     ConfigCtx& dense = configs_[0];
-    const Flow ref = continue_flow(*dense.ctx, sc);
+    const Flow ref = continue_flow(*dense.ctx, sc, nullptr);
     emit(row(sc, dense, kContinueMode, ref, nullptr));
     emit(row(sc, dense, kReprefillMode, reprefill_flow(*dense.ctx, sc, ref), &ref));
     for (size_t i = 1; i < configs_.size(); ++i) {
       ConfigCtx& c = configs_[i];
-      const Flow f = continue_flow(*c.ctx, sc);
+      const Flow f = continue_flow(*c.ctx, sc, opt_.dense_history ? &ref.a1 : nullptr);
       emit(row(sc, c, kContinueMode, f, &ref));
       // LazyLLM's point is that it continues; a frozen pruned KV (SlimInfer) is also re-prefilled.
       if (c.prune.method != PruneMethod::LazyLLM) emit(row(sc, c, kReprefillMode, reprefill_flow(*c.ctx, sc, f), &ref));
@@ -358,6 +365,7 @@ std::string to_json_line(const MultiTurnResult& r) {
                   {"config", r.config},
                   {"config_spec", r.config_spec},
                   {"mode", r.mode},
+                  {"history", r.history},
                   {"key1", r.key1},
                   {"key2", r.key2},
                   {"gold1", r.gold1},
@@ -397,6 +405,9 @@ std::string multiturn_report(const std::vector<MultiTurnResult>& rows, const std
       << " tokens before answer 2 on average";
   }
   o << ".\n";
+  if (!rows.empty() && rows[0].history == "dense")
+    o << "\nAnswer 1 is dense's in every configuration (--mt-dense-history): question 2 follows the same tokens "
+         "everywhere, so answer 2 differs from dense's only through question 2's own turn.\n";
   if (!command.empty()) o << "\n```\n" << command << "\n```\n";
   o << "\nQuestion 2's work: (token, layer) pairs computed by its prefill / (tokens before answer 2 x layers), "
        "i.e. against a fresh dense prefill of the whole conversation. Accuracy: string_match_all against the "

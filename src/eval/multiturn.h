@@ -33,6 +33,9 @@ struct MultiTurnOptions {
   int n_threads = 2;
   int n_ubatch = 512;
   std::string results_path;   // results.jsonl, rewritten as rows finish; "" = keep in memory
+  // Every configuration continues after dense's answer 1 (fed as decode steps) instead of its own, so that
+  // answer 2 differs from dense's only through question 2's turn (default: each answers question 1 itself).
+  bool dense_history = false;
 };
 
 struct MultiTurnResult {
@@ -42,6 +45,7 @@ struct MultiTurnResult {
   std::string config;        // "dense" or the canonical prune spec
   std::string config_spec;   // as the user wrote it
   std::string mode;          // kContinueMode | kReprefillMode
+  std::string history;       // "own": answer 1 is the configuration's; "dense": dense's (dense_history)
   std::string key1, key2, gold1, gold2;
   int n_turn1 = 0;           // tokens of document + question 1 (BOS included)
   int n_answer1 = 0;         // answer 1 tokens fed back into the conversation
