@@ -190,4 +190,16 @@ TEST(MultiTurn, ReportStatesTheIssueConditions) {
   ASSERT_EQ(sum.size(), 6u);  // dense x2, lazyllm, lazyllm rates 0, sliminfer x2
   EXPECT_EQ(sum[0].config, "dense");
   EXPECT_EQ(sum[0].agree2, 1);
+  EXPECT_EQ(sum[0].same_value2, 1);
+  // results.jsonl lines read back into the same rows (--report-only rebuilds the report from them).
+  for (const MultiTurnResult& r : shared_run()) {
+    const MultiTurnResult b = multiturn_from_json_line(to_json_line(r));
+    EXPECT_EQ(b.id, r.id);
+    EXPECT_EQ(b.config, r.config);
+    EXPECT_EQ(b.mode, r.mode);
+    EXPECT_EQ(b.answer2, r.answer2);
+    EXPECT_EQ(b.q2_pairs, r.q2_pairs);
+    EXPECT_DOUBLE_EQ(b.q2_work, r.q2_work);
+    EXPECT_EQ(b.answer2_matches_dense, r.answer2_matches_dense);
+  }
 }

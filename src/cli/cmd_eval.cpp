@@ -247,7 +247,21 @@ std::string read_ppl_text(const std::string& text_dir) {
 // (src/eval/multiturn.h), writing results.jsonl and report.md.
 int multi_turn_command(const EvalOptions& o, const std::string& model_path, const std::string& dir,
                        const eval::ReportOptions& ro) {
-  if (o.report_only) throw Error("eval: --report-only does not apply to --multi-turn (its report is rewritten by each run)");
+  if (o.report_only) {  // the report of an earlier run, with this build's table
+    const std::string report = dir + "/report.md";
+    std::string command;
+    if (std::ifstream old(report); old) {  // keep the command that produced the results
+      std::stringstream ss;
+      ss << old.rdbuf();
+      const std::string t = ss.str();
+      const size_t b = t.find("```\nslim eval");
+      if (b != std::string::npos) command = t.substr(b + 4, t.find('\n', b + 4) - b - 4);
+    }
+    std::ofstream(report) << eval::multiturn_report(eval::read_multiturn_results(dir + "/results.jsonl"), ro.model,
+                                                    command);
+    std::fprintf(stderr, "wrote %s\n", report.c_str());
+    return 0;
+  }
   for (const std::string& t : o.tasks)
     if (t != "niah_multiquery")
       throw Error("eval: --multi-turn runs niah_multiquery only, not '" + t + "'");
@@ -344,6 +358,7 @@ int eval_command(const EvalOptions& o) {
   ro.model = std::filesystem::path(model_path).filename().string();
   ro.command = command_line(o, model_path);
 
+  if (g_multi_turn.enabled) return multi_turn_command(o, model_path, dir, ro);
   if (o.report_only) {
     const std::vector<eval::Result> results = eval::read_results(dir + "/results.jsonl", dir + "/timings.jsonl");
     if (results.empty()) throw Error("eval: no results in " + dir + "/results.jsonl");
@@ -351,8 +366,6 @@ int eval_command(const EvalOptions& o) {
     for (const std::string& p : eval::write_report(results, ro)) std::fprintf(stderr, "wrote %s\n", p.c_str());
     return 0;
   }
-
-  if (g_multi_turn.enabled) return multi_turn_command(o, model_path, dir, ro);
 
   const Tier tier = tier_defaults(o.tier);
   Timer load_timer;

@@ -31,6 +31,21 @@ std::string trimmed(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t\r\n") + 1 - b);
 }
 
+// The first run of digits in an answer ("" if none): the value a needle answer gives, whatever follows it.
+std::string first_number(const std::string& s) {
+  const size_t b = s.find_first_of("0123456789");
+  if (b == std::string::npos) return "";
+  const size_t e = s.find_first_not_of("0123456789", b);
+  return s.substr(b, e == std::string::npos ? e : e - b);
+}
+
+// Dense's (continue) answer 2 per sample id.
+std::string dense_answer2(const std::vector<MultiTurnResult>& rows, const std::string& id) {
+  for (const MultiTurnResult& r : rows)
+    if (r.id == id && r.config == kDenseLabel && r.mode == std::string(kContinueMode)) return r.answer2;
+  return "";
+}
+
 // One sample's conversation, as tokens.
 struct Script {
   const Sample* sample = nullptr;
@@ -342,6 +357,7 @@ std::vector<MultiTurnSummary> summarize_multiturn(const std::vector<MultiTurnRes
     s.accuracy2 += r.score2;
     s.agree1 += r.answer1_matches_dense;
     s.agree2 += r.answer2_matches_dense;
+    s.same_value2 += first_number(r.answer2) == first_number(dense_answer2(rows, r.id));
     s.work_mean += r.q2_work;
     s.work_max = std::max(s.work_max, r.q2_work);
     s.q2_ttft_ms += r.q2_ttft_ms;
@@ -391,6 +407,59 @@ std::string to_json_line(const MultiTurnResult& r) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);  // answers may hold broken UTF-8
 }
 
+MultiTurnResult multiturn_from_json_line(const std::string& line) {
+  const json j = json::parse(line);
+  MultiTurnResult r;
+  r.id = j.at("id");
+  r.depth = j.value("depth", -1.0);
+  r.target_len = j.value("L", 0);
+  r.config = j.at("config");
+  r.config_spec = j.value("config_spec", r.config);
+  r.mode = j.at("mode");
+  r.history = j.value("history", "own");
+  r.key1 = j.value("key1", "");
+  r.key2 = j.value("key2", "");
+  r.gold1 = j.value("gold1", "");
+  r.gold2 = j.value("gold2", "");
+  r.n_turn1 = j.value("n_turn1", 0);
+  r.n_answer1 = j.value("n_answer1", 0);
+  r.n_question2 = j.value("n_question2", 0);
+  r.n_history = j.value("n_history", 0);
+  r.answer1 = j.value("answer1", "");
+  r.answer2 = j.value("answer2", "");
+  r.stop1 = j.value("stop1", "");
+  r.stop2 = j.value("stop2", "");
+  r.score1 = j.value("score1", 0.0);
+  r.score2 = j.value("score2", 0.0);
+  r.answer1_matches_dense = j.value("answer1_matches_dense", false);
+  r.answer2_matches_dense = j.value("answer2_matches_dense", false);
+  r.q2_pairs = j.value("q2_pairs", uint64_t{0});
+  r.q2_revived = j.value("q2_revived", uint64_t{0});
+  r.q2_work = j.value("q2_work", 0.0);
+  r.turn1_work = j.value("turn1_work", 0.0);
+  r.q2_ttft_ms = j.value("q2_ttft_ms", 0.0);
+  r.turn1_ttft_ms = j.value("turn1_ttft_ms", 0.0);
+  return r;
+}
+
+std::vector<MultiTurnResult> read_multiturn_results(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("eval: cannot read '" + path + "'");
+  std::vector<MultiTurnResult> rows;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      rows.push_back(multiturn_from_json_line(line));
+    } catch (const std::exception& e) {
+      throw Error("eval: " + path + ":" + std::to_string(n) + " is not a multi-turn result line (" + e.what() + ")");
+    }
+  }
+  return rows;
+}
+
 std::string multiturn_report(const std::vector<MultiTurnResult>& rows, const std::string& model,
                              const std::string& command) {
   std::ostringstream o;
@@ -411,16 +480,17 @@ std::string multiturn_report(const std::vector<MultiTurnResult>& rows, const std
   if (!command.empty()) o << "\n```\n" << command << "\n```\n";
   o << "\nQuestion 2's work: (token, layer) pairs computed by its prefill / (tokens before answer 2 x layers), "
        "i.e. against a fresh dense prefill of the whole conversation. Accuracy: string_match_all against the "
-       "gold value. \"= dense\": the answer equals dense's (continue) answer after trimming. TTFT: the question's "
+       "gold value. \"= dense\": the answer equals dense's (continue) answer after trimming; \"value = dense\": its first "
+       "number does (an answer that goes on after the number still counts). TTFT: the question's "
        "prefill until its first token (wall clock on a shared machine: ratios are indicative).\n\n";
   o << "| configuration | mode | samples | answer 1 acc | answer 2 acc | answer 1 = dense | answer 2 = dense | "
-       "q2 work mean | q2 work max | q2 TTFT ms | turn-1 TTFT ms |\n";
-  o << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+       "answer 2 value = dense | q2 work mean | q2 work max | q2 TTFT ms | turn-1 TTFT ms |\n";
+  o << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   const std::vector<MultiTurnSummary> sum = summarize_multiturn(rows);
   for (const MultiTurnSummary& s : sum) {
     o << "| " << cell(s.config_spec) << " | " << s.mode << " | " << s.samples << " | " << fmt("%.1f", s.accuracy1)
       << " | " << fmt("%.1f", s.accuracy2) << " | " << s.agree1 << "/" << s.samples << " | " << s.agree2 << "/"
-      << s.samples << " | " << fmt("%.2f%%", 100 * s.work_mean) << " | " << fmt("%.2f%%", 100 * s.work_max) << " | "
+      << s.samples << " | " << s.same_value2 << "/" << s.samples << " | " << fmt("%.2f%%", 100 * s.work_mean) << " | " << fmt("%.2f%%", 100 * s.work_max) << " | "
       << fmt("%.0f", s.q2_ttft_ms) << " | " << fmt("%.0f", s.turn1_ttft_ms) << " |\n";
   }
   o << "\nConfigurations: ";
@@ -457,7 +527,10 @@ std::string multiturn_report(const std::vector<MultiTurnResult>& rows, const std
   for (const MultiTurnResult& r : rows) {
     o << "| " << cell(r.id) << " | " << cell(r.config_spec) << " | " << r.mode << " | " << cell(trimmed(r.answer1))
       << " | " << cell(trimmed(r.answer2)) << " | " << r.gold2 << " | " << fmt("%.0f", r.score2) << " | "
-      << (r.answer2_matches_dense ? "yes" : "no") << " | " << fmt("%.2f%%", 100 * r.q2_work) << " | " << r.q2_revived
+      << (r.answer2_matches_dense                                            ? "yes"
+          : first_number(r.answer2) == first_number(dense_answer2(rows, r.id)) ? "value"
+                                                                               : "no")
+      << " | " << fmt("%.2f%%", 100 * r.q2_work) << " | " << r.q2_revived
       << " | " << fmt("%.0f", r.q2_ttft_ms) << " |\n";
   }
   return o.str();

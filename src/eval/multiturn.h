@@ -68,6 +68,7 @@ struct MultiTurnSummary {
   int samples = 0;
   double accuracy1 = 0, accuracy2 = 0;  // mean scores, [0, 100]
   int agree1 = 0, agree2 = 0;           // answers equal to dense's
+  int same_value2 = 0;                  // answers 2 whose first number is dense's (or both have none)
   double work_mean = 0, work_max = 0;   // question 2's prefill work fraction
   double q2_ttft_ms = 0, turn1_ttft_ms = 0;  // means
 };
@@ -82,6 +83,8 @@ std::vector<MultiTurnResult> run_multiturn(const Model& model, const std::vector
 
 std::vector<MultiTurnSummary> summarize_multiturn(const std::vector<MultiTurnResult>& rows);
 std::string to_json_line(const MultiTurnResult& r);
+MultiTurnResult multiturn_from_json_line(const std::string& line);  // throws on a malformed line
+std::vector<MultiTurnResult> read_multiturn_results(const std::string& path);  // throws slim::Error
 // report.md: the summary table, the two conditions, and one line per row.
 std::string multiturn_report(const std::vector<MultiTurnResult>& rows, const std::string& model,
                              const std::string& command);
