@@ -122,6 +122,34 @@ TEST_P(PruneTiny, EvictDropsPrunedRowsFromThePruningLayerOnly) {
   for (float x : evict.decode_logits) ASSERT_TRUE(std::isfinite(x));
 }
 
+// kv_keep: the pruning layer keeps the K/V of the top kv_keep units: between evict=1 (kv_keep = keep) and none.
+TEST_P(PruneTiny, KvKeepEvictsOnlyTheLowestScoredDroppedUnits) {
+  auto mp = Model::load(tiny(GetParam()));
+  const Model& m = *mp;
+  if (local(m, 0)) GTEST_SKIP() << "layer 0 is a sliding-window layer here (no split pruning layer)";
+  const auto toks = random_tokens(600, m.config().n_vocab, 6);
+  const std::string spec = "sliminfer:layers=0,keep=0.3,min_tokens=64,unit=8,block=64";
+  const RunResult none = run(m, toks, spec), half = run(m, toks, spec + ",kv_keep=0.6"),
+                  all = run(m, toks, spec + ",kv_keep=1"), tight = run(m, toks, spec + ",kv_keep=0.3"),
+                  evict = run(m, toks, spec + ",evict=1");
+  EXPECT_EQ(0, std::memcmp(none.prompt_logits.data(), half.prompt_logits.data(),
+                           none.prompt_logits.size() * sizeof(float)));  // eviction comes after prefill
+  // kv_keep=1 evicts nothing (same decode bits), kv_keep=keep is evict=1.
+  EXPECT_EQ(all.layer_pos[0], none.layer_pos[0]);
+  EXPECT_EQ(0, std::memcmp(none.decode_logits.data(), all.decode_logits.data(),
+                           none.decode_logits.size() * sizeof(float)));
+  EXPECT_EQ(tight.layer_pos[0], evict.layer_pos[0]);
+  // 0.6 of 75 units = 45 units of 8 tokens: a superset of what layer 1 keeps, a subset of all.
+  const auto& l0 = half.layer_pos[0];
+  EXPECT_EQ(l0.size(), 45u * 8);
+  for (int32_t p : half.layer_pos[1]) EXPECT_TRUE(std::find(l0.begin(), l0.end(), p) != l0.end()) << p;
+  for (int l = 1; l < m.config().n_layer; ++l) EXPECT_EQ(none.layer_pos[l], half.layer_pos[l]);
+  EXPECT_LT(half.kv_bytes, none.kv_bytes);
+  EXPECT_GT(half.kv_bytes, evict.kv_bytes);
+  EXPECT_THROW(run(m, toks, spec + ",kv_keep=0.2"), Error);   // below keep
+  EXPECT_THROW(run(m, toks, spec + ",kv_keep=0.5/0.4"), Error);  // one per pruning layer
+}
+
 TEST_P(PruneTiny, PrunedResultIndependentOfThreadsAndMicroBatch) {
   auto mp = Model::load(tiny(GetParam()));
   const Model& m = *mp;

@@ -129,7 +129,7 @@ TEST_P(RescoreTiny, SelectionHoldsSinkAndQuestionWithinStoredAndNested) {
         EXPECT_TRUE(std::includes(above.begin(), above.end(), sel.begin(), sel.end()));
       }
       // Whole units, at most ceil(keep * units) of them (exactly that many when the layer holds enough).
-      const int target = static_cast<int>(std::ceil(double(cfg.keep[k]) * n_units - 1e-9));
+      const int target = static_cast<int>(std::ceil(double(cfg.keep[k]) * n_units - 1e-6 * n_units));
       EXPECT_EQ(sel.size() % unit, 0u);
       EXPECT_LE(static_cast<int>(sel.size()), target * unit);
       if (k == 0) {

@@ -32,6 +32,10 @@ struct PruneConfig {
   bool evict = false;        // after prefill, also drop the pruned tokens' K/V from the pruning layer itself, so
                              // decoding there sees only the kept tokens (saves that layer's KV; prefill and the
                              // first token are unchanged)
+  std::vector<float> kv_keep;  // per pruning layer (optional): after prefill, that layer keeps the K/V of only the
+                             // top kv_keep fraction of the prompt units (same scores; >= keep, a superset of the
+                             // kept units), the rest leave its store. Between no eviction (empty) and evict=1
+                             // (kv_keep = keep): SnapKV-like eviction at the layers that hold the most KV
   int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
                              // Decoding attends to each layer's stored KV: kept sets are frozen after prefill
                              // (unless rescore is on).

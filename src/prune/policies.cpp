@@ -37,7 +37,8 @@ std::vector<int> select_units(const PruneInput& in, int unit, int window, float 
     u.forced = u.id == 0 || u_end > tail_from;
     forced += u.forced;
   }
-  const int target = static_cast<int>(std::ceil(double(keep) * n_units - 1e-9));
+  // keep is a float: 0.6f * 75 = 45.0000018, which must give 45 units, not 46 (tolerance above float rounding).
+  const int target = static_cast<int>(std::ceil(double(keep) * n_units - 1e-6 * n_units));
   int budget = std::max(0, target - forced);
   std::vector<int> order;
   for (int i = 0; i < static_cast<int>(units.size()); ++i)
@@ -66,6 +67,10 @@ class SlimInferPolicy : public PrefillPolicy {
   int probe_window() const override { return c_.window; }
   std::vector<int> select(const PruneInput& in) override {
     return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)], c_.pool);
+  }
+  std::vector<int> retain(const PruneInput& in) override {
+    if (c_.kv_keep.empty()) return {};
+    return select_units(in, c_.unit, c_.window, c_.kv_keep[index(in.layer)], c_.pool);
   }
 
  private:

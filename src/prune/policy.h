@@ -31,6 +31,8 @@ class PrefillPolicy {
   // Indices (ascending, into in.pos) of the rows that continue. Must keep the last row (its logits are the
   // answer) and return at least one row.
   virtual std::vector<int> select(const PruneInput& in) = 0;
+  // Rows (ascending) whose K/V this pruning layer keeps after prefill; empty: all (no eviction).
+  virtual std::vector<int> retain(const PruneInput&) { return {}; }
 };
 
 // nullptr for PruneMethod::None. cfg must have been through resolve_prune_defaults().

@@ -97,6 +97,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "evict") cfg.evict = to_int(key, v) != 0;
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
+  else if (key == "kv_keep") cfg.kv_keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rescore") cfg.rescore = to_int(key, v);
   else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
@@ -106,12 +107,15 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool evict layers keep min_tokens rescore rates revive drop layer seed)");
+                "' (known: method unit block window pool evict layers keep kv_keep min_tokens rescore rates revive drop layer "
+                "seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
   if (cfg.block % cfg.unit != 0) throw Error("prune: block must be a multiple of unit");
   for (float k : cfg.keep)
     if (!(k > 0.f && k <= 1.f)) throw Error("prune: keep ratios must be in (0, 1]");
+  for (float k : cfg.kv_keep)
+    if (!(k > 0.f && k <= 1.f)) throw Error("prune: kv_keep ratios must be in (0, 1]");
   for (float r : cfg.rates)
     if (!(r >= 0.f && r < 1.f)) throw Error("prune: rates must be in [0, 1)");
   if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
@@ -157,6 +161,7 @@ std::string to_string(const PruneConfig& c) {
       os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
          << ",window=" << c.window << ",pool=" << c.pool << ",evict=" << (c.evict ? 1 : 0)
          << ",min_tokens=" << c.min_tokens;
+      if (!c.kv_keep.empty()) os << ",kv_keep=" << join(c.kv_keep);  // only when set, as rescore
       if (c.rescore) os << ",rescore=" << c.rescore;  // only when on: older specs keep their canonical names
       break;
     case PruneMethod::LazyLLM:
@@ -212,6 +217,15 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
                     std::to_string(L - 2) + "] for this " + std::to_string(L) + "-layer model");
       if (i && (c.layers[i] <= c.layers[i - 1] || c.keep[i] > c.keep[i - 1]))
         throw Error("prune: layers must ascend and keep ratios must not increase");
+    }
+    if (!c.kv_keep.empty()) {
+      if (c.kv_keep.size() != c.layers.size())
+        throw Error("prune: " + std::to_string(c.layers.size()) + " pruning layers but " +
+                    std::to_string(c.kv_keep.size()) + " kv_keep ratios");
+      for (size_t i = 0; i < c.layers.size(); ++i)
+        if (c.kv_keep[i] < c.keep[i] || (i && c.kv_keep[i] > c.keep[i - 1]))
+          throw Error("prune: kv_keep[" + std::to_string(i) + "] must lie between that layer's keep and the " +
+                      "fraction entering it (the previous keep, or 1)");
     }
   } else if (c.method == PruneMethod::LazyLLM) {
     if (c.rates.empty()) {

@@ -360,12 +360,23 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
     }
     m = static_cast<int>(keep.size());
   };
-  auto select = [&](int l, ScoreProbe* probe) {
+  // Per split pruning layer with kv_keep: which prompt positions keep their K/V there after prefill.
+  std::vector<std::pair<int, std::vector<uint8_t>>> retained;
+  auto select = [&](int l, ScoreProbe* probe, bool split) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<float> scores;
     if (probe) scores = probe->scores(I.pool);
     PruneInput in{l, I.pos_all.data(), m, probe ? scores.data() : nullptr, p0, n};
     const std::vector<int> keep = I.policy->select(in);
+    if (split) {
+      const std::vector<int> rows = I.policy->retain(in);
+      if (!rows.empty()) {
+        std::vector<uint8_t> mask(n, 0);
+        for (int r : rows) mask[I.pos_all[r] - p0] = 1;
+        for (int r : keep) mask[I.pos_all[r] - p0] = 1;  // a kept row's K/V always stays
+        retained.emplace_back(l, std::move(mask));
+      }
+    }
     st.probe_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return keep;
   };
@@ -390,7 +401,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
         const Rows rows{I.h_all.data() + int64_t(c0) * d, I.pos_all.data() + c0, std::min(I.n_ubatch, m - c0)};
         layer_qkv(model_, l, rows, I.kv[l], I.ws, I.pool, probe.get());
       }
-      compact(select(l, probe.get()), l);
+      compact(select(l, probe.get(), true), l);
       split_layers.push_back(l);
       for (int c0 = 0; c0 < m; c0 += I.n_ubatch) {
         Rows rows{I.h_all.data() + int64_t(c0) * d, I.pos_all.data() + c0, std::min(I.n_ubatch, m - c0)};
@@ -415,7 +426,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
         if (last && keep_rows == 1) std::memcpy(I.x.data(), x, sizeof(float) * d);
         c0 += nb;
       }
-      if (prune_here) compact(select(l, probe.get()), l);
+      if (prune_here) compact(select(l, probe.get(), false), l);
     }
     if (progress) (*progress)(static_cast<int>(int64_t(l + 1) * n / L), n);
   }
@@ -424,6 +435,8 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   if (I.prune.evict)
     for (int l : split_layers)  // tokens dropped after layer l leave its store too (decode will not see them)
       I.kv[l].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && st.token_layers[p - p0] == l + 1; });
+  for (const auto& [l, mask] : retained)  // kv_keep: the lowest-scored dropped units leave the store
+    I.kv[l].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && !mask[p - p0]; });
   n_past_ += n;
   forget_out_of_window();
   st.kv_bytes = kv_bytes_used();
