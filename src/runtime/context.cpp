@@ -303,11 +303,13 @@ size_t Context::kv_bytes_dense() const {
   const ModelConfig& c = model_.config();
   size_t b = 0;
   for (int l = 0; l < c.n_layer; ++l) {
-    const LayerKV& k = impl_->kv[l];
-    // A dense sliding-window layer holds the last window + slack positions between calls (forget_out_of_window).
-    const size_t rows = k.ring()
-                            ? std::min({model_.config().sliding_window - 1 + impl_->swa_slack, k.capacity(), n_past_})
-                            : n_past_;
+    // A dense context's sliding-window layer is a ring (when the window fits the context) that holds the last
+    // window + slack positions between calls (forget_out_of_window). Decided from the model, not from this
+    // context's stores: LazyLLM keeps whole stores on local layers, and its KV is compared with dense's.
+    const bool ring = !c.layer_swa.empty() && c.layer_swa[l] && c.sliding_window > 0 &&
+                      c.sliding_window + impl_->n_ubatch < n_ctx_;
+    const size_t ring_rows = std::min(c.sliding_window - 1 + impl_->swa_slack, c.sliding_window + impl_->n_ubatch);
+    const size_t rows = ring ? std::min<size_t>(ring_rows, n_past_) : n_past_;
     b += rows * impl_->kv_row_bytes * 2;
   }
   return b;
