@@ -261,7 +261,8 @@ void KVTier::check_fits_locked(int l, int extra_blocks) const {
     throw Error("kv: the KV budget of " + mib(budget_) + " is too small: layer " + std::to_string(l) +
                 " needs " + mib(n * frame_bytes_) + " resident (its " + std::to_string(n - extra_blocks) +
                 " blocks of " + mib(frame_bytes_) + " plus " + std::to_string(extra_blocks) +
-                " for appends); use a budget of at least the largest layer's KV plus one block");
+                " for appends) as a whole: sliding-window rings and store rewrites (evict, kv_keep) do not stream; "
+                "use a budget of at least that layer's KV plus one block");
 }
 
 // ---------------------------------------------------------------------------------------------------------
