@@ -135,14 +135,6 @@ std::string command_line(const EvalOptions& o, const std::string& model) {
   return c.str();
 }
 
-// `--multi-turn` options. They live here, not in EvalOptions (cmd_eval.h), only because that header belongs
-// to another change in flight; they belong there.
-struct MultiTurnFlags {
-  bool enabled = false;
-  std::vector<int> questions = {0, 1};  // key indices asked first and second
-  bool dense_history = false;           // every configuration continues after dense's answer 1
-};
-MultiTurnFlags g_multi_turn;
 
 std::string fmt_duration(double s) {
   char b[32];
@@ -266,7 +258,7 @@ int multi_turn_command(const EvalOptions& o, const std::string& model_path, cons
     if (t != "niah_multiquery")
       throw Error("eval: --multi-turn runs niah_multiquery only, not '" + t + "'");
   if (o.query_first) throw Error("eval: --multi-turn needs query-last prompts; drop --query-first");
-  if (g_multi_turn.questions.size() != 2) throw Error("eval: --mt-questions wants two key indices, e.g. 0,1");
+  if (o.mt_questions.size() != 2) throw Error("eval: --mt-questions wants two key indices, e.g. 0,1");
   const Tier tier = tier_defaults(o.tier);
   std::unique_ptr<Model> model = Model::load(model_path);
 
@@ -283,10 +275,10 @@ int multi_turn_command(const EvalOptions& o, const std::string& model_path, cons
   eval::MultiTurnOptions mo;
   if (!o.configs.empty() || !o.prune_config_files.empty()) mo.configs = o.configs;
   for (const std::string& f : o.prune_config_files) mo.configs.push_back(to_string(load_prune_config(f)));
-  mo.first = g_multi_turn.questions[0];
-  mo.second = g_multi_turn.questions[1];
+  mo.first = o.mt_questions[0];
+  mo.second = o.mt_questions[1];
   mo.n_threads = o.n_threads;
-  mo.dense_history = g_multi_turn.dense_history;
+  mo.dense_history = o.mt_dense_history;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error("eval: cannot create '" + dir + "': " + ec.message());
@@ -339,12 +331,12 @@ void add_eval_command(CLI::App& app, EvalOptions& o) {
                   "installed by tools/setup.sh)")->capture_default_str();
   cmd->add_option("--text-dir", o.text_dir, "Where the haystack texts are (default: models/texts, tests/data)");
   cmd->add_flag("--report-only", o.report_only, "Rebuild report.md / results.json / plots from OUTDIR/results.jsonl");
-  cmd->add_flag("--multi-turn", g_multi_turn.enabled,
+  cmd->add_flag("--multi-turn", o.multi_turn,
                 "Two questions over one document (niah_multiquery): question 2's prefill work, TTFT and answer "
                 "against dense (see below)");
-  cmd->add_option("--mt-questions", g_multi_turn.questions, "With --multi-turn: the key indices asked first and "
+  cmd->add_option("--mt-questions", o.mt_questions, "With --multi-turn: the key indices asked first and "
                   "second (0-3)")->delimiter(',')->expected(2)->capture_default_str();
-  cmd->add_flag("--mt-dense-history", g_multi_turn.dense_history,
+  cmd->add_flag("--mt-dense-history", o.mt_dense_history,
                 "With --multi-turn: every configuration continues after dense's answer 1, not its own");
   cmd->callback([&o] { o.selected = true; });
 }
@@ -352,13 +344,13 @@ void add_eval_command(CLI::App& app, EvalOptions& o) {
 int eval_command(const EvalOptions& o) {
   const std::string model_path = resolve_model_path(o.model);
   const std::string stem = std::filesystem::path(model_path).stem().string();
-  const std::string dir = o.out_dir.empty() ? "eval-" + stem + "-" + (g_multi_turn.enabled ? std::string("multiturn") : o.tier) : o.out_dir;
+  const std::string dir = o.out_dir.empty() ? "eval-" + stem + "-" + (o.multi_turn ? std::string("multiturn") : o.tier) : o.out_dir;
   eval::ReportOptions ro;
   ro.out_dir = dir;
   ro.model = std::filesystem::path(model_path).filename().string();
   ro.command = command_line(o, model_path);
 
-  if (g_multi_turn.enabled) return multi_turn_command(o, model_path, dir, ro);
+  if (o.multi_turn) return multi_turn_command(o, model_path, dir, ro);
   if (o.report_only) {
     const std::vector<eval::Result> results = eval::read_results(dir + "/results.jsonl", dir + "/timings.jsonl");
     if (results.empty()) throw Error("eval: no results in " + dir + "/results.jsonl");

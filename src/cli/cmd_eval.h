@@ -18,6 +18,10 @@ struct EvalOptions {
   int n_threads = 2;
   uint64_t seed = 42;
   bool query_first = false, self_check = false, report_only = false, no_self_check = false;
+  // --multi-turn: two questions over one niah_multiquery document (src/eval/multiturn.h)
+  bool multi_turn = false;
+  std::vector<int> mt_questions = {0, 1};  // key indices asked first and second
+  bool mt_dense_history = false;           // every configuration continues after dense's answer 1
 };
 
 void add_eval_command(CLI::App& app, EvalOptions& o);
