@@ -437,8 +437,10 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   if (I.prune.evict)
     for (int l : split_layers)  // tokens dropped after layer l leave its store too (decode will not see them)
       I.kv[l].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && st.token_layers[p - p0] == l + 1; });
-  for (const auto& [l, mask] : retained)  // kv_keep: the lowest-scored dropped units leave the store
-    I.kv[l].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && !mask[p - p0]; });
+  for (const auto& layer_mask : retained) {  // kv_keep: the lowest-scored dropped units leave the store
+    const std::vector<uint8_t>& mask = layer_mask.second;
+    I.kv[layer_mask.first].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && !mask[p - p0]; });
+  }
   n_past_ += n;
   forget_out_of_window();
   st.kv_bytes = kv_bytes_used();
