@@ -210,6 +210,16 @@ void KVTier::pin_locked(std::unique_lock<std::mutex>& lk, int l, bool count_hits
   if (count_hits)
     for (int b = 0; b < nblk_[l]; ++b)
       if (needed_now(l, b)) ++(blocks_[l][b].state == State::Hot ? st_.prefetch_hits : st_.prefetch_misses);
+  wait_demand_locked(lk, l);
+}
+
+void KVTier::unpin_locked(int l) {
+  pinned_[l] = 0;
+  layers_[l]->pinned_ = false;
+}
+
+// Layer l's needed blocks are fetched before anything else while the caller waits for them.
+void KVTier::wait_demand_locked(std::unique_lock<std::mutex>& lk, int l) {
   demand_ = l;
   try {
     wait_locked(lk, l);
@@ -218,11 +228,6 @@ void KVTier::pin_locked(std::unique_lock<std::mutex>& lk, int l, bool count_hits
     throw;
   }
   demand_ = -1;
-}
-
-void KVTier::unpin_locked(int l) {
-  pinned_[l] = 0;
-  layers_[l]->pinned_ = false;
 }
 
 void KVTier::wait_locked(std::unique_lock<std::mutex>& lk, int l) {
@@ -387,14 +392,7 @@ void KVTier::stream_window(int l, const std::vector<int>& cur, const std::vector
   stream_last_ = next.empty();
   ++st_.stream_windows;
   for (int b : cur) ++(blocks_[l][b].state == State::Hot ? st_.prefetch_hits : st_.prefetch_misses);
-  demand_ = l;
-  try {
-    wait_locked(lk, l);
-  } catch (...) {
-    demand_ = -1;
-    throw;
-  }
-  demand_ = -1;
+  wait_demand_locked(lk, l);
   if (prefetch_ && !room_wanted_)
     for (int b : next) {
       if (b < 0 || b >= nblk_[l]) continue;

@@ -126,6 +126,7 @@ class KVTier {
   void absorb_writes_locked(int l);
   void unpin_locked(int l);
   void wait_locked(std::unique_lock<std::mutex>& lk, int l);
+  void wait_demand_locked(std::unique_lock<std::mutex>& lk, int l);
   bool needs(int l, int b) const;
   bool needed_now(int l, int b) const;       // needs(), narrowed to window + tail while l streams
   bool stream_pinned(int l, int b) const;
