@@ -73,12 +73,6 @@ struct Flow {
   std::vector<int32_t> history;  // every token before answer 2
 };
 
-struct ConfigCtx {
-  std::string label, spec;
-  PruneConfig prune;
-  std::unique_ptr<Context> ctx;
-};
-
 class MultiTurnRunner {
  public:
   MultiTurnRunner(const Model& model, const MultiTurnOptions& opt)
@@ -95,13 +89,13 @@ class MultiTurnRunner {
   Answer greedy_answer(Context& ctx, int budget) const;
   Flow continue_flow(Context& ctx, const Script& sc, const Answer* forced_a1) const;
   Flow reprefill_flow(Context& ctx, const Script& sc, const Flow& turn1) const;
-  MultiTurnResult row(const Script& sc, const ConfigCtx& c, const char* mode, const Flow& f, const Flow* dense) const;
+  MultiTurnResult row(const Script& sc, const ConfigRun& c, const char* mode, const Flow& f, const Flow* dense) const;
 
   const Model& model_;
   const Tokenizer& tok_;
   MultiTurnOptions opt_;
   int n_vocab_, n_layer_;
-  std::vector<ConfigCtx> configs_;  // [0] is dense
+  std::vector<ConfigRun> configs_;  // [0] is dense
 };
 
 Script MultiTurnRunner::script(const Sample& s) const {
@@ -138,24 +132,8 @@ void MultiTurnRunner::make_contexts(const std::vector<Script>& scripts) {
   cp.n_ctx = need;
   cp.n_threads = opt_.n_threads;
   cp.n_ubatch = opt_.n_ubatch;
-  auto add = [&](const std::string& label, const std::string& spec, const PruneConfig& pc) {
-    for (const ConfigCtx& c : configs_)
-      if (c.label == label) return;
-    ConfigCtx c;
-    c.label = label;
-    c.spec = spec;
-    c.prune = pc;
-    ContextParams p = cp;
-    p.prune = pc;
-    c.ctx = std::make_unique<Context>(model_, p);
-    configs_.push_back(std::move(c));
-  };
-  add(kDenseLabel, "dense", PruneConfig{});
-  for (const std::string& spec : opt_.configs) {
-    PruneConfig pc = parse_prune_spec(spec);
-    if (pc.enabled()) resolve_prune_defaults(pc, mc);
-    add(config_label(spec, model_), spec, pc);
-  }
+  configs_ = make_config_runs(model_, cp, opt_.configs, false,
+                              [&](const std::string& spec, const PruneConfig&) { return config_label(spec, model_); });
 }
 
 // (token, layer) pairs one eval() call of n tokens computed: LazyLLM counts them; a SlimInfer prefill
@@ -249,7 +227,7 @@ Flow MultiTurnRunner::reprefill_flow(Context& ctx, const Script& sc, const Flow&
   return f;
 }
 
-MultiTurnResult MultiTurnRunner::row(const Script& sc, const ConfigCtx& c, const char* mode, const Flow& f,
+MultiTurnResult MultiTurnRunner::row(const Script& sc, const ConfigRun& c, const char* mode, const Flow& f,
                                      const Flow* dense) const {
   const Sample& s = *sc.sample;
   MultiTurnResult r;
@@ -306,12 +284,12 @@ std::vector<MultiTurnResult> MultiTurnRunner::run(const std::vector<Sample>& sam
     if (progress) progress(rows.back());
   };
   for (const Script& sc : scripts) {
-    ConfigCtx& dense = configs_[0];
+    ConfigRun& dense = configs_[0];
     const Flow ref = continue_flow(*dense.ctx, sc, nullptr);
     emit(row(sc, dense, kContinueMode, ref, nullptr));
     emit(row(sc, dense, kReprefillMode, reprefill_flow(*dense.ctx, sc, ref), &ref));
     for (size_t i = 1; i < configs_.size(); ++i) {
-      ConfigCtx& c = configs_[i];
+      ConfigRun& c = configs_[i];
       const Flow f = continue_flow(*c.ctx, sc, opt_.dense_history ? &ref.a1 : nullptr);
       emit(row(sc, c, kContinueMode, f, &ref));
       // LazyLLM's point is that it continues; a frozen pruned KV (SlimInfer) is also re-prefilled.

@@ -25,12 +25,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-struct ConfigRun {
-  std::string label, spec;
-  PruneConfig prune;
-  std::unique_ptr<Context> ctx;
-};
-
 // Decides where a greedy answer ends: end of generation, a newline after some text (the answers are one
 // line; leading newlines are skipped), or the token budget.
 class AnswerStream {
@@ -164,25 +158,8 @@ void MatrixRunner::make_contexts(const std::vector<Sample>& samples) {
   // The runner teacher-forces answers and rewinds with truncate(): local layers must keep enough slack.
   cp.swa_slack = 320;
 
-  std::set<std::string> labels;
-  auto add = [&](const std::string& label, const std::string& spec, const PruneConfig& pc) {
-    if (!labels.insert(label).second) return;
-    ConfigRun c;
-    c.label = label;
-    c.spec = spec;
-    c.prune = pc;
-    ContextParams p = cp;
-    p.prune = pc;
-    c.ctx = std::make_unique<Context>(model_, p);
-    configs_.push_back(std::move(c));
-  };
-  add(kDenseLabel, "dense", PruneConfig{});
-  if (opt_.self_check) add(kDenseSelfLabel, kDenseSelfLabel, PruneConfig{});
-  for (const std::string& spec : opt_.configs) {
-    PruneConfig pc = parse_prune_spec(spec);
-    if (pc.enabled()) resolve_prune_defaults(pc, mc);
-    add(to_string(pc), spec, pc);
-  }
+  configs_ = make_config_runs(model_, cp, opt_.configs, opt_.self_check,
+                              [](const std::string&, const PruneConfig& pc) { return to_string(pc); });
 }
 
 Result MatrixRunner::blank_result(const Sample& s, const ConfigRun& c) const {
@@ -685,6 +662,32 @@ std::vector<Result> read_results(const std::string& results_path, const std::str
   for (Result& r : out)
     if (auto it = timing.find(r.id + '\t' + r.config); it != timing.end()) r.timing = it->second;
   return out;
+}
+
+std::vector<ConfigRun> make_config_runs(
+    const Model& m, const ContextParams& cp, const std::vector<std::string>& specs, bool self_check,
+    const std::function<std::string(const std::string& spec, const PruneConfig& resolved)>& label_of) {
+  std::vector<ConfigRun> runs;
+  std::set<std::string> labels;
+  auto add = [&](const std::string& label, const std::string& spec, const PruneConfig& pc) {
+    if (!labels.insert(label).second) return;
+    ConfigRun c;
+    c.label = label;
+    c.spec = spec;
+    c.prune = pc;
+    ContextParams p = cp;
+    p.prune = pc;
+    c.ctx = std::make_unique<Context>(m, p);
+    runs.push_back(std::move(c));
+  };
+  add(kDenseLabel, "dense", PruneConfig{});
+  if (self_check) add(kDenseSelfLabel, kDenseSelfLabel, PruneConfig{});
+  for (const std::string& spec : specs) {
+    PruneConfig pc = parse_prune_spec(spec);
+    if (pc.enabled()) resolve_prune_defaults(pc, m.config());
+    add(label_of(spec, pc), spec, pc);
+  }
+  return runs;
 }
 
 }  // namespace slim::eval

@@ -5,11 +5,13 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "eval/fidelity.h"
 #include "eval/tasks.h"
+#include "slim/context.h"
 #include "slim/prune.h"
 
 namespace slim {
@@ -22,6 +24,19 @@ namespace slim::eval {
 // Label of the dense reference, and of the optional second dense run that checks the harness itself.
 inline constexpr const char* kDenseLabel = "dense";
 inline constexpr const char* kDenseSelfLabel = "dense-self";
+
+// One configuration under evaluation, with its own Context.
+struct ConfigRun {
+  std::string label, spec;
+  PruneConfig prune;
+  std::unique_ptr<Context> ctx;
+};
+
+// Contexts (parameters cp) for dense first, then dense-self if asked, then each spec resolved for the model
+// and labelled label_of(spec, resolved config); a label seen before is skipped.
+std::vector<ConfigRun> make_config_runs(
+    const Model& m, const ContextParams& cp, const std::vector<std::string>& specs, bool self_check,
+    const std::function<std::string(const std::string& spec, const PruneConfig& resolved)>& label_of);
 
 // One (sample, configuration) outcome: one line of results.jsonl. Deterministic fields only (same seed, same
 // model, same machine => same line); wall-clock figures live in `timing` and go to timings.jsonl.
