@@ -239,6 +239,48 @@ TEST(PruneSelect, SinkAndTailForcedTopScoresChosen) {
   EXPECT_EQ(few.size(), 12u);
 }
 
+TEST(PruneSelect, CarryKeepsWhatAnEarlierLayerFound) {
+  // Two pruning layers over 12 units of 4 tokens (positions 0..47), window 4: forced units 0 and 11.
+  // Layer 1's probe finds unit 3; layer 2's probe prefers unit 7 and gives unit 3 only a little.
+  PruneConfig c = parse_prune_spec("sliminfer:layers=1/2,keep=0.5/0.3,unit=4,block=4,window=4,pool=0");
+  ModelConfig mc;
+  mc.n_layer = 4;
+  resolve_prune_defaults(c, mc);
+  std::vector<int32_t> pos(48);
+  for (int i = 0; i < 48; ++i) pos[i] = i;
+  std::vector<float> s1(48, 0.01f), s2;
+  s1[13] = 0.8f;  // unit 3
+  s1[29] = 0.1f;  // unit 7
+  s1[21] = 0.05f, s1[25] = 0.05f;  // units 5 and 6 fill layer 1's budget
+  auto units_of = [&](const std::vector<int>& rows, const std::vector<int32_t>& p) {
+    std::vector<int> u;
+    for (int r : rows)
+      if (u.empty() || u.back() != p[r] / 4) u.push_back(p[r] / 4);
+    return u;
+  };
+  auto run = [&](float carry) {
+    PruneConfig cc = c;
+    cc.carry = carry;
+    auto policy = make_prefill_policy(cc);
+    const std::vector<int> rows1 = policy->select(PruneInput{1, pos.data(), 48, s1.data(), 0, 48});
+    std::vector<int32_t> pos2;
+    for (int r : rows1) pos2.push_back(pos[r]);
+    s2.assign(pos2.size(), 0.01f);
+    for (size_t i = 0; i < pos2.size(); ++i) {
+      if (pos2[i] / 4 == 7) s2[i] = 0.6f;
+      if (pos2[i] / 4 == 3) s2[i] = 0.02f;
+      if (pos2[i] / 4 == 5) s2[i] = 0.05f;
+    }
+    EXPECT_EQ(units_of(rows1, pos), (std::vector<int>{0, 3, 5, 6, 7, 11}));
+    return units_of(policy->select(PruneInput{2, pos2.data(), static_cast<int>(pos2.size()), s2.data(), 0, 48}),
+                    pos2);
+  };
+  EXPECT_EQ(run(0.f), (std::vector<int>{0, 5, 7, 11}));  // this layer's probe alone drops unit 3
+  EXPECT_EQ(run(1.f), (std::vector<int>{0, 3, 7, 11}));  // carried: unit 3 stays, unit 5 goes
+  EXPECT_EQ(to_string(parse_prune_spec("sliminfer:carry=0.5")).find("carry=0.5") != std::string::npos, true);
+  EXPECT_THROW(parse_prune_spec("sliminfer:carry=-1"), Error);
+}
+
 TEST(PruneSpec, ParsesRoundTripsAndRejectsNonsense) {
   PruneConfig c = parse_prune_spec("sliminfer:layers=2/5,keep=0.5/0.25,unit=8,block=64");
   EXPECT_EQ(c.method, PruneMethod::SlimInfer);

@@ -5,19 +5,23 @@
 
 namespace slim {
 
+std::vector<float> pool_scores(const PruneInput& in, int pool) {
+  std::vector<float> pooled(in.scores, in.scores + in.m);
+  if (pool <= 0) return pooled;
+  // Sliding max over positions (rows are ascending): lo/hi bracket the rows within ±pool of row i.
+  for (int i = 0, lo = 0, hi = 0; i < in.m; ++i) {
+    while (in.pos[lo] < in.pos[i] - pool) ++lo;
+    while (hi + 1 < in.m && in.pos[hi + 1] <= in.pos[i] + pool) ++hi;
+    float mx = in.scores[lo];
+    for (int j = lo + 1; j <= hi; ++j) mx = std::max(mx, in.scores[j]);
+    pooled[i] = mx;
+  }
+  return pooled;
+}
+
 std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep, int pool) {
   std::vector<float> pooled;
-  if (pool > 0 && in.scores) {
-    // Sliding max over positions (rows are ascending): lo/hi bracket the rows within ±pool of row i.
-    pooled.resize(in.m);
-    for (int i = 0, lo = 0, hi = 0; i < in.m; ++i) {
-      while (in.pos[lo] < in.pos[i] - pool) ++lo;
-      while (hi + 1 < in.m && in.pos[hi + 1] <= in.pos[i] + pool) ++hi;
-      float mx = in.scores[lo];
-      for (int j = lo + 1; j <= hi; ++j) mx = std::max(mx, in.scores[j]);
-      pooled[i] = mx;
-    }
-  }
+  if (pool > 0 && in.scores) pooled = pool_scores(in, pool);
   const float* scores = pooled.empty() ? in.scores : pooled.data();
   const int n_units = (in.n + unit - 1) / unit;
   const int32_t tail_from = in.p0 + std::max(0, in.n - window);
@@ -66,11 +70,20 @@ class SlimInferPolicy : public PrefillPolicy {
   bool wants_probe(int l) const override { return index(l) >= 0; }
   int probe_window() const override { return c_.window; }
   std::vector<int> select(const PruneInput& in) override {
-    return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)], c_.pool);
+    if (c_.carry <= 0.f || !in.scores)
+      return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)], c_.pool);
+    carry_scores(in);
+    PruneInput mixed = in;
+    mixed.scores = mixed_.data();
+    return select_units(mixed, c_.unit, c_.window, c_.keep[index(in.layer)], 0);
   }
   std::vector<int> retain(const PruneInput& in) override {
     if (c_.kv_keep.empty()) return {};
-    return select_units(in, c_.unit, c_.window, c_.kv_keep[index(in.layer)], c_.pool);
+    if (c_.carry <= 0.f || !in.scores)
+      return select_units(in, c_.unit, c_.window, c_.kv_keep[index(in.layer)], c_.pool);
+    PruneInput mixed = in;  // the scores select() mixed for this layer (it always runs first)
+    mixed.scores = mixed_.data();
+    return select_units(mixed, c_.unit, c_.window, c_.kv_keep[index(in.layer)], 0);
   }
 
  private:
@@ -79,7 +92,28 @@ class SlimInferPolicy : public PrefillPolicy {
       if (c_.layers[i] == l) return static_cast<int>(i);
     return -1;
   }
+  // carry=β: a row's score at pruning layer k is its pooled probe score (normalized to sum 1 over the alive
+  // rows) plus β times its mixed score at pruning layer k-1. A token the question found at an earlier layer
+  // then stays a candidate even when this layer's probe looks elsewhere (methods.md: the probes of different
+  // layers disagree; H2O-style accumulation). Layer 0 of the schedule starts afresh, so every prompt (and
+  // every decode re-scoring pass) is independent of the previous one.
+  void carry_scores(const PruneInput& in) {
+    std::vector<float> s = pool_scores(in, c_.pool);
+    double sum = 0;
+    for (float v : s) sum += v;
+    const float inv = sum > 0 ? static_cast<float>(1.0 / sum) : 0.f;
+    if (index(in.layer) == 0) carried_.assign(in.n, 0.f);
+    if (static_cast<int>(carried_.size()) != in.n) carried_.assign(in.n, 0.f);  // defensive: a new prompt
+    for (int i = 0; i < in.m; ++i) {
+      float& c = carried_[in.pos[i] - in.p0];
+      c = s[i] * inv + c_.carry * c;
+      s[i] = c;
+    }
+    mixed_ = std::move(s);
+  }
   PruneConfig c_;
+  std::vector<float> carried_;  // per prompt position: mixed score at the last pruning layer that saw it
+  std::vector<float> mixed_;    // per alive row of the current layer
 };
 
 // Test-only: drops a seeded random fraction of the prompt rows at one layer (never the last row), to check

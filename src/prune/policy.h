@@ -44,4 +44,7 @@ std::unique_ptr<PrefillPolicy> make_prefill_policy(const PruneConfig& cfg);
 // pool > 0 first replaces each row's score by the max over alive rows within ±pool positions.
 std::vector<int> select_units(const PruneInput& in, int unit, int window, float keep, int pool = 0);
 
+// Each row's score replaced by the max over the rows within ±pool positions (a copy of in.scores if pool is 0).
+std::vector<float> pool_scores(const PruneInput& in, int pool);
+
 }  // namespace slim

@@ -100,6 +100,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "kv_keep") cfg.kv_keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rescore") cfg.rescore = to_int(key, v);
+  else if (key == "carry") cfg.carry = static_cast<float>(to_number(key, v));
   else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
   else if (key == "revive") cfg.revive = to_int(key, v);
   else if (key == "drop") cfg.drop = static_cast<float>(to_number(key, v));
@@ -107,7 +108,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool evict layers keep kv_keep min_tokens rescore rates revive drop layer "
+                "' (known: method unit block window pool evict layers keep kv_keep carry min_tokens rescore rates revive drop layer "
                 "seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
@@ -121,6 +122,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
   if (cfg.revive < -1) throw Error("prune: revive must be a row count >= 0, or -1 for no limit");
   if (cfg.rescore < 0) throw Error("prune: rescore must be 0 (off) or a step interval >= 1");
+  if (!(cfg.carry >= 0.f && cfg.carry <= 100.f)) throw Error("prune: carry must be in [0, 100]");
 }
 
 PruneConfig parse_prune_spec(std::string_view spec) {
@@ -162,6 +164,7 @@ std::string to_string(const PruneConfig& c) {
          << ",window=" << c.window << ",pool=" << c.pool << ",evict=" << (c.evict ? 1 : 0)
          << ",min_tokens=" << c.min_tokens;
       if (!c.kv_keep.empty()) os << ",kv_keep=" << join(c.kv_keep);  // only when set, as rescore
+      if (c.carry > 0.f) os << ",carry=" << c.carry;  // only when on, as rescore
       if (c.rescore) os << ",rescore=" << c.rescore;  // only when on: older specs keep their canonical names
       break;
     case PruneMethod::LazyLLM:
