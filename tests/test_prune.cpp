@@ -278,6 +278,13 @@ TEST(PruneSelect, CarryKeepsWhatAnEarlierLayerFound) {
   EXPECT_EQ(run(0.f), (std::vector<int>{0, 5, 7, 11}));  // this layer's probe alone drops unit 3
   EXPECT_EQ(run(1.f), (std::vector<int>{0, 3, 7, 11}));  // carried: unit 3 stays, unit 5 goes
   EXPECT_EQ(to_string(parse_prune_spec("sliminfer:carry=0.5")).find("carry=0.5") != std::string::npos, true);
+  // recent=N forces the units touching the last N positions on top of the scoring window's (here units 8-11),
+  // and they count against the keep budget: layer 1 keeps 6 units = sink + 4 recent + the best scored (3).
+  PruneConfig r = c;
+  r.recent = 16;
+  const std::vector<int> kept = make_prefill_policy(r)->select(PruneInput{1, pos.data(), 48, s1.data(), 0, 48});
+  EXPECT_EQ(units_of(kept, pos), (std::vector<int>{0, 3, 8, 9, 10, 11}));
+  EXPECT_THROW(parse_prune_spec("sliminfer:recent=-2"), Error);
   EXPECT_THROW(parse_prune_spec("sliminfer:carry=-1"), Error);
 }
 

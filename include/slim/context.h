@@ -45,6 +45,7 @@ struct PruneStats {
   std::vector<int> token_layers;   // per prompt token: how many layers computed it (n_layer: never pruned)
   size_t kv_bytes = 0;             // KV bytes stored for the whole sequence after that call
   size_t kv_bytes_dense = 0;       // what a dense run would store
+  std::vector<int> kv_rows_per_layer;  // K/V rows each layer stores after that call (where the KV lives)
   double probe_seconds = 0;        // time spent scoring tokens
   // LazyLLM (cumulative since the context was made or reset):
   uint64_t pairs_computed = 0;     // (token, layer) pairs computed

@@ -116,6 +116,11 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
       std::fprintf(stderr, "prompt KV:       %10.1f MiB vs %.1f MiB dense (%.1f%% less)\n", ps.kv_bytes / 1048576.0,
                    ps.kv_bytes_dense / 1048576.0,
                    100.0 * (1.0 - double(ps.kv_bytes) / std::max<double>(1, double(ps.kv_bytes_dense))));
+      if (!ps.kv_rows_per_layer.empty()) {
+        std::fprintf(stderr, "KV rows/layer:  ");
+        for (int r : ps.kv_rows_per_layer) std::fprintf(stderr, " %d", r);
+        std::fprintf(stderr, "\n");
+      }
       if (ctx.prune_config().method == PruneMethod::LazyLLM)
         std::fprintf(stderr,
                      "LazyLLM:         %llu of %llu (token, layer) pairs computed (%.1f%% of dense),\n"

@@ -76,6 +76,7 @@ struct LazyLLM::State {
   std::vector<uint8_t> from_aux, from_aux2;
   std::vector<uint8_t> sel;  // per position: selected (its key visible) in this call
   std::vector<float> pos_score;  // per position: its score at this call's latest scoring layer (0 before)
+  std::vector<float> carried;    // per position: its mixed score at this call's previous scoring layer (carry)
   std::vector<int32_t> key_slot, key_pos, revive;
   std::vector<float> logit, score, raw, out_logits;
   std::vector<int> order;
@@ -223,6 +224,21 @@ struct LazyLLM::State {
       }
     });
     pool_scores(N);
+    if (cfg.carry > 0.f) carry_scores();
+  }
+
+  // carry=β (as SlimInfer's): a token's score adds β times its normalized score at this call's previous
+  // scoring layer, so what the question found at an earlier layer stays selected when a deeper probe looks
+  // elsewhere. Scores are normalized to sum 1 over the selected tokens first.
+  void carry_scores() {
+    double sum = 0;
+    for (float v : score) sum += v;
+    const float inv = sum > 0 ? static_cast<float>(1.0 / sum) : 0.f;
+    for (size_t j = 0; j < score.size(); ++j) {
+      float& c = carried[key_pos[j]];
+      c = score[j] * inv + cfg.carry * c;
+      score[j] = c;
+    }
   }
 
   // A token's score becomes the max over the selected tokens within ±cfg.pool positions, so the words
@@ -330,6 +346,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   // Rows: the new tokens, at layer 0.
   S.sel.assign(N, 1);
   S.pos_score.assign(N, 0.f);
+  S.carried.assign(N, 0.f);
   S.x.resize(size_t(n) * d);
   embed_tokens(m, tokens, n, S.x.data(), pool);
   S.pos.resize(n);
@@ -437,7 +454,11 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
     for (int i = 0; i < S.prompt_n; ++i) stats.token_layers[i] = S.f[S.prompt_p0 + i];
   }
   size_t kvb = 0, kvd = 0;
-  for (const LayerKV& k : kv) kvb += k.bytes_used(), kvd += 2 * size_t(N) * k.row_bytes();
+  stats.kv_rows_per_layer.clear();
+  for (const LayerKV& k : kv) {
+    kvb += k.bytes_used(), kvd += 2 * size_t(N) * k.row_bytes();
+    stats.kv_rows_per_layer.push_back(static_cast<int>(k.bytes_used() / (2 * k.row_bytes())));
+  }
   stats.kv_bytes = kvb;
   stats.kv_bytes_dense = kvd;
   if (progress && n > 1) (*progress)(n, n);

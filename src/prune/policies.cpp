@@ -71,19 +71,19 @@ class SlimInferPolicy : public PrefillPolicy {
   int probe_window() const override { return c_.window; }
   std::vector<int> select(const PruneInput& in) override {
     if (c_.carry <= 0.f || !in.scores)
-      return select_units(in, c_.unit, c_.window, c_.keep[index(in.layer)], c_.pool);
+      return select_units(in, c_.unit, tail(), c_.keep[index(in.layer)], c_.pool);
     carry_scores(in);
     PruneInput mixed = in;
     mixed.scores = mixed_.data();
-    return select_units(mixed, c_.unit, c_.window, c_.keep[index(in.layer)], 0);
+    return select_units(mixed, c_.unit, tail(), c_.keep[index(in.layer)], 0);
   }
   std::vector<int> retain(const PruneInput& in) override {
     if (c_.kv_keep.empty()) return {};
     if (c_.carry <= 0.f || !in.scores)
-      return select_units(in, c_.unit, c_.window, c_.kv_keep[index(in.layer)], c_.pool);
+      return select_units(in, c_.unit, tail(), c_.kv_keep[index(in.layer)], c_.pool);
     PruneInput mixed = in;  // the scores select() mixed for this layer (it always runs first)
     mixed.scores = mixed_.data();
-    return select_units(mixed, c_.unit, c_.window, c_.kv_keep[index(in.layer)], 0);
+    return select_units(mixed, c_.unit, tail(), c_.kv_keep[index(in.layer)], 0);
   }
 
  private:
@@ -92,6 +92,8 @@ class SlimInferPolicy : public PrefillPolicy {
       if (c_.layers[i] == l) return static_cast<int>(i);
     return -1;
   }
+  // Units touching the last tail() prompt positions are always kept: the scoring window, or more (recent=N).
+  int tail() const { return std::max(c_.window, c_.recent); }
   // carry=β: a row's score at pruning layer k is its pooled probe score (normalized to sum 1 over the alive
   // rows) plus β times its mixed score at pruning layer k-1. A token the question found at an earlier layer
   // then stays a candidate even when this layer's probe looks elsewhere (methods.md: the probes of different

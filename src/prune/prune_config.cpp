@@ -100,6 +100,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "kv_keep") cfg.kv_keep = to_list<float>(key, v, to_number);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rescore") cfg.rescore = to_int(key, v);
+  else if (key == "recent") cfg.recent = to_int(key, v);
   else if (key == "carry") cfg.carry = static_cast<float>(to_number(key, v));
   else if (key == "rates") cfg.rates = to_list<float>(key, v, to_number);
   else if (key == "revive") cfg.revive = to_int(key, v);
@@ -108,7 +109,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool evict layers keep kv_keep carry min_tokens rescore rates revive drop layer "
+                "' (known: method unit block window pool evict layers keep kv_keep carry recent min_tokens rescore rates revive drop layer "
                 "seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
@@ -122,6 +123,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
   if (cfg.revive < -1) throw Error("prune: revive must be a row count >= 0, or -1 for no limit");
   if (cfg.rescore < 0) throw Error("prune: rescore must be 0 (off) or a step interval >= 1");
+  if (cfg.recent < 0) throw Error("prune: recent must be a token count >= 0");
   if (!(cfg.carry >= 0.f && cfg.carry <= 100.f)) throw Error("prune: carry must be in [0, 100]");
 }
 
@@ -165,11 +167,13 @@ std::string to_string(const PruneConfig& c) {
          << ",min_tokens=" << c.min_tokens;
       if (!c.kv_keep.empty()) os << ",kv_keep=" << join(c.kv_keep);  // only when set, as rescore
       if (c.carry > 0.f) os << ",carry=" << c.carry;  // only when on, as rescore
+      if (c.recent > 0) os << ",recent=" << c.recent;
       if (c.rescore) os << ",rescore=" << c.rescore;  // only when on: older specs keep their canonical names
       break;
     case PruneMethod::LazyLLM:
       os << ":rates=" << join(c.rates) << ",revive=" << c.revive << ",window=" << c.window << ",pool=" << c.pool
          << ",min_tokens=" << c.min_tokens;
+      if (c.carry > 0.f) os << ",carry=" << c.carry;
       break;
     case PruneMethod::Random:
       os << ":drop=" << c.drop << ",layer=" << c.drop_layer << ",seed=" << c.seed << ",min_tokens=" << c.min_tokens;

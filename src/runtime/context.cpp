@@ -445,6 +445,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   forget_out_of_window();
   st.kv_bytes = kv_bytes_used();
   st.kv_bytes_dense = kv_bytes_dense();
+  for (const LayerKV& k : I.kv) st.kv_rows_per_layer.push_back(static_cast<int>(k.bytes_used() / (2 * k.row_bytes())));
   I.stats = std::move(st);
   if (I.prune.rescore > 0 && I.prune.method == PruneMethod::SlimInfer) I.start_rescore(c, p0, p0 + n);
   if (progress) (*progress)(n, n);
