@@ -285,6 +285,18 @@ TEST(PruneSelect, CarryKeepsWhatAnEarlierLayerFound) {
   const std::vector<int> kept = make_prefill_policy(r)->select(PruneInput{1, pos.data(), 48, s1.data(), 0, 48});
   EXPECT_EQ(units_of(kept, pos), (std::vector<int>{0, 3, 8, 9, 10, 11}));
   EXPECT_THROW(parse_prune_spec("sliminfer:recent=-2"), Error);
+  // Defaults: SlimInfer carries (1), LazyLLM does not (0); an explicit carry=0 stays 0 and round-trips.
+  PruneConfig d = parse_prune_spec("sliminfer"), z = parse_prune_spec("sliminfer:carry=0"),
+              lz = parse_prune_spec("lazyllm");
+  resolve_prune_defaults(d, mc);
+  resolve_prune_defaults(z, mc);
+  resolve_prune_defaults(lz, mc);
+  EXPECT_EQ(d.carry, 1.f);
+  EXPECT_EQ(z.carry, 0.f);
+  EXPECT_EQ(lz.carry, 0.f);
+  PruneConfig z2 = parse_prune_spec(to_string(z));
+  resolve_prune_defaults(z2, mc);
+  EXPECT_EQ(z2.carry, 0.f);
   EXPECT_THROW(parse_prune_spec("sliminfer:carry=-1"), Error);
 }
 

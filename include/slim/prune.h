@@ -38,8 +38,9 @@ struct PruneConfig {
                              // (kv_keep = keep): SnapKV-like eviction at the layers that hold the most KV
   int recent = 0;            // > window: also always keep the last `recent` prompt tokens (e.g. a sliding window's
                              // worth, so the local layers above a pruning layer see the same recent text as dense)
-  float carry = 0.f;          // > 0: a unit's score at a pruning layer adds carry × its (normalized) score at the
-                             // previous pruning layer, so what the question found earlier stays a candidate
+  float carry = -1.f;         // > 0: a unit's score at a pruning layer adds carry × its (normalized) score at the
+                             // previous pruning layer, so what the question found earlier stays a candidate;
+                             // < 0: the method's default (SlimInfer 1, LazyLLM 0), set by resolve_prune_defaults
   int min_tokens = 512;      // eval() calls with fewer tokens run dense (decode steps, short prompts)
                              // Decoding attends to each layer's stored KV: kept sets are frozen after prefill
                              // (unless rescore is on).
