@@ -102,6 +102,16 @@ TEST_P(PruneTiny, PrunedRunKeepsSinkQuestionAndSubsets) {
   }
   EXPECT_LT(r.kv_bytes, r.kv_dense);
   EXPECT_EQ(r.stats.kv_bytes, r.kv_bytes);
+  // Per-layer KV rows: what each layer stores, summing to the bytes accounted.
+  ASSERT_EQ(static_cast<int>(r.stats.kv_rows_per_layer.size()), L);
+  size_t rows = 0;
+  for (int l = 0; l < L; ++l) {
+    const auto& lp = r.layer_pos[l];  // forgotten ring rows are holes, position -1
+    EXPECT_EQ(r.stats.kv_rows_per_layer[l], std::count_if(lp.begin(), lp.end(), [](int32_t p) { return p >= 0; }))
+        << l;
+    rows += r.stats.kv_rows_per_layer[l];
+  }
+  EXPECT_EQ(rows * 2 * (r.kv_bytes / std::max<size_t>(1, rows * 2)), r.kv_bytes);
   for (float x : r.decode_logits) ASSERT_TRUE(std::isfinite(x));
 }
 
