@@ -36,6 +36,8 @@ struct PruneConfig {
                              // top kv_keep fraction of the prompt units (same scores; >= keep, a superset of the
                              // kept units), the rest leave its store. Between no eviction (empty) and evict=1
                              // (kv_keep = keep): SnapKV-like eviction at the layers that hold the most KV
+  bool head_max = false;     // heads=max: the probe takes the max over heads (of each head's mean over the window
+                             // queries) instead of the mean: a few retrieval heads can rank a token on their own
   int recent = 0;            // > window: also always keep the last `recent` prompt tokens (e.g. a sliding window's
                              // worth, so the local layers above a pruning layer see the same recent text as dense)
   float carry = -1.f;         // > 0: a unit's score at a pruning layer adds carry × its (normalized) score at the

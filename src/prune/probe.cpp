@@ -56,9 +56,11 @@ void fill_logits(int j0, int j1, KeyLogits& logits, std::vector<float>& p, Threa
   });
 }
 
-// Mean over (query, head) softmax rows of the probabilities each of nk keys receives, from the logits p.
-// Fixed reduction order: the result does not depend on the thread count.
-std::vector<float> mean_softmax(int nrows, int nk, std::vector<float>& p, ThreadPool& pool) {
+// Mean over (query, head) softmax rows of the probabilities each of nk keys receives, from the logits p
+// (rows ordered query-major: row = query * n_head + head). head_max: the mean over queries per head, then the
+// max over heads. Fixed reduction order: the result does not depend on the thread count.
+std::vector<float> mean_softmax(int nrows, int nk, std::vector<float>& p, ThreadPool& pool, int n_head,
+                                bool head_max) {
   std::vector<float> out(nk, 0.f);
   if (nk == 0 || nrows == 0) return out;
   // Softmax per (query, head) row, sequential within the row.
@@ -79,14 +81,32 @@ std::vector<float> mean_softmax(int nrows, int nk, std::vector<float>& p, Thread
     }
   });
   // Mean over rows, in row order for every key.
-  const float inv_rows = 1.f / static_cast<float>(nrows);
+  if (!head_max) {
+    const float inv_rows = 1.f / static_cast<float>(nrows);
+    pool.run([&](int tid, int nth) {
+      int64_t b, e;
+      ThreadPool::split(nk, tid, nth, b, e);
+      for (int64_t j = b; j < e; ++j) {
+        double s = 0;
+        for (int r = 0; r < nrows; ++r) s += p[size_t(r) * nk + j];
+        out[j] = static_cast<float>(s) * inv_rows;
+      }
+    });
+    return out;
+  }
+  const int nq = nrows / n_head;
+  const float inv_q = 1.f / static_cast<float>(nq);
   pool.run([&](int tid, int nth) {
     int64_t b, e;
     ThreadPool::split(nk, tid, nth, b, e);
     for (int64_t j = b; j < e; ++j) {
-      double s = 0;
-      for (int r = 0; r < nrows; ++r) s += p[size_t(r) * nk + j];
-      out[j] = static_cast<float>(s) * inv_rows;
+      float best = 0.f;
+      for (int h = 0; h < n_head; ++h) {
+        double s = 0;
+        for (int q = 0; q < nq; ++q) s += p[(size_t(q) * n_head + h) * nk + j];
+        best = std::max(best, static_cast<float>(s) * inv_q);
+      }
+      out[j] = best;
     }
   });
   return out;
@@ -111,7 +131,7 @@ std::vector<float> ScoreProbe::scores(ThreadPool& pool) const {
   };
   std::vector<float> p(size_t(nq) * n_head_ * nk);
   fill_logits(0, nk, logits, p, pool);
-  return mean_softmax(nq * n_head_, nk, p, pool);
+  return mean_softmax(nq * n_head_, nk, p, pool, n_head_, head_max_);
 }
 
 std::vector<float> ScoreProbe::scores_stored(const LayerKV& kv, const std::vector<int>& slots,
@@ -163,7 +183,7 @@ std::vector<float> ScoreProbe::scores_stored(const LayerKV& kv, const std::vecto
       fill_logits(runs[w].j0, runs[w].j1, logits, p, pool);
     }
   }
-  return mean_softmax(nq * n_head_, nk, p, pool);
+  return mean_softmax(nq * n_head_, nk, p, pool, n_head_, head_max_);
 }
 
 }  // namespace slim

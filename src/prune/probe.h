@@ -18,6 +18,10 @@ class ScoreProbe : public LayerTap {
   ScoreProbe(int n_head, int n_head_kv, int head_dim, float kq_scale, int32_t window_from, int expected_rows);
   void on_qk(const float* q, const float* k, const int32_t* pos, int n) override;
 
+  // Reduce over heads by max instead of mean (heads=max): a few retrieval heads that find a token then
+  // rank it even when most heads look elsewhere. Queries are still averaged within each head.
+  void set_head_max(bool on) { head_max_ = on; }
+
   int rows() const { return static_cast<int>(kpos_.size()); }
   // score[i] for the i-th captured row (capture order): mean over heads and window queries of the
   // probability that query gives row i; keys after a query's position get nothing (causal).
@@ -33,6 +37,7 @@ class ScoreProbe : public LayerTap {
   int n_head_, n_head_kv_, hd_;
   float kq_scale_;
   int32_t window_from_;
+  bool head_max_ = false;
   std::vector<float> q_, k_;
   std::vector<int32_t> qpos_, kpos_;
 };

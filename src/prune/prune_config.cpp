@@ -101,6 +101,10 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rescore") cfg.rescore = to_int(key, v);
   else if (key == "recent") cfg.recent = to_int(key, v);
+  else if (key == "heads") {
+    if (v != "mean" && v != "max") throw Error("prune: heads must be mean or max");
+    cfg.head_max = v == "max";
+  }
   else if (key == "carry") {
     cfg.carry = static_cast<float>(to_number(key, v));
     if (!(cfg.carry >= 0.f && cfg.carry <= 100.f)) throw Error("prune: carry must be in [0, 100]");
@@ -112,7 +116,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool evict layers keep kv_keep carry recent min_tokens rescore rates revive drop layer "
+                "' (known: method unit block window pool evict layers keep kv_keep carry recent heads min_tokens rescore rates revive drop layer "
                 "seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
@@ -170,6 +174,7 @@ std::string to_string(const PruneConfig& c) {
       if (!c.kv_keep.empty()) os << ",kv_keep=" << join(c.kv_keep);  // only when set, as rescore
       if (c.carry >= 0.f) os << ",carry=" << c.carry;  // once resolved (unresolved: the default, -1)
       if (c.recent > 0) os << ",recent=" << c.recent;
+      if (c.head_max) os << ",heads=max";
       if (c.rescore) os << ",rescore=" << c.rescore;  // only when on: older specs keep their canonical names
       break;
     case PruneMethod::LazyLLM:

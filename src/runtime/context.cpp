@@ -112,8 +112,11 @@ void Context::Impl::rescored_step(const Model& m, int32_t token, int32_t positio
     std::unique_ptr<ScoreProbe> probe;
     // A sliding-window store has lost the distant prompt rows: it does not re-score (its level inherits).
     if (k >= 0 && !kv[l].ring())
+    {
       probe = std::make_unique<ScoreProbe>(c.n_head, c.n_head_kv, c.head_dim,
                                            c.arch != Arch::Gemma3 ? c.attn_scale : 1.f, position, 1);
+      probe->set_head_max(prune.head_max);
+    }
     {
       KVLayerScope pinned(tier.get(), l);
       forward_layer(m, l, rows, kv[l], ws, pool, l == L - 1 ? 1 : -1, llama_compat, probe.get(), seen);
@@ -397,6 +400,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
       const int32_t from = p0 + std::max(0, n - I.policy->probe_window());
       probe = std::make_unique<ScoreProbe>(c.n_head, c.n_head_kv, c.head_dim, scale_scores ? c.attn_scale : 1.f,
                                            from, m);
+      probe->set_head_max(I.prune.head_max);
     }
     if (split) {
       for (int c0 = 0; c0 < m; c0 += I.n_ubatch) {
