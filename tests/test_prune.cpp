@@ -195,9 +195,14 @@ TEST_P(PruneTiny, KVBudgetDoesNotChangeLogits) {
   const size_t row = size_t(c.n_head_kv) * c.head_dim * 2 * 2;  // f16 K and V
   // One full layer + one block (every layer resident in turn), and the minimum of 8 blocks of 128 rows,
   // under which the 11-block global layers stream through windows of 2 blocks.
+  std::vector<std::string> specs = {"dense", "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64",
+                                    "sliminfer:layers=0,keep=0.9,min_tokens=64"};
+  if (!local(m, 0)) {  // store rewrites after prefill: at the small budget layer 0 streams and is compacted
+    specs.push_back("sliminfer:layers=0,keep=0.9,min_tokens=64,kv_keep=0.95");  // window by window
+    specs.push_back("sliminfer:layers=0,keep=0.5,min_tokens=64,evict=1");
+  }
   for (const size_t budget : {2048 * row + 128 * row, 8 * 128 * row})
-  for (const char* spec : {"dense", "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64",
-                           "sliminfer:layers=0,keep=0.9,min_tokens=64"}) {
+  for (const std::string& spec : specs) {
     SCOPED_TRACE(budget / row);
     KVManagerStats ks;
     const RunResult free_run = run(m, toks, spec, 2, 128, 0, nullptr, 2048);
@@ -206,12 +211,13 @@ TEST_P(PruneTiny, KVBudgetDoesNotChangeLogits) {
                              free_run.prompt_logits.size() * sizeof(float))) << spec;
     EXPECT_EQ(0, std::memcmp(free_run.decode_logits.data(), tight.decode_logits.data(),
                              free_run.decode_logits.size() * sizeof(float))) << spec;
+    EXPECT_EQ(free_run.layer_pos, tight.layer_pos) << spec;  // the same rows stored (compactions included)
     EXPECT_EQ(ks.budget_bytes, budget);
     EXPECT_LE(ks.hot_bytes_peak, budget) << spec;
     if (free_run.kv_bytes > budget) {
       EXPECT_GT(ks.bytes_fetched, 0u) << spec;  // blocks really went cold
     }
-    if (budget < 2048 * row && std::string(spec) != "sliminfer:layers=0,keep=0.4,min_tokens=64,unit=8,block=64") {
+    if (budget < 2048 * row && spec.find("keep=0.4") == std::string::npos) {
       EXPECT_GT(ks.stream_windows, 0u) << spec;  // layers really streamed
     }
   }

@@ -187,7 +187,9 @@ void LayerKV::compact_keep(const std::function<bool(int32_t)>& keep_pos) {
   std::sort(keep.begin(), keep.end());
   bool in_place = true;
   for (size_t i = 0; i < keep.size() && in_place; ++i) in_place = keep[i].second == static_cast<int>(i);
-  if (!in_place) {
+  const bool streamed = !in_place && tier_ && tier_->streaming(layer_);
+  if (streamed) compact_streamed(keep);
+  if (!in_place && !streamed) {
     if (tier_) tier_->acquire(layer_);
     std::vector<uint8_t> k2(keep.size() * row_bytes_), v2(keep.size() * row_bytes_);
     for (size_t i = 0; i < keep.size(); ++i) {
@@ -209,7 +211,39 @@ void LayerKV::compact_keep(const std::function<bool(int32_t)>& keep_pos) {
   last_pos_ = keep.empty() ? -1 : keep.back().first;
   last_slot_ = size_ - 1;
   release_blocks_from((size_ + block_rows_ - 1) >> block_shift_);
-  if (!in_place && tier_) tier_->release(layer_);
+  if (!in_place && !streamed && tier_) tier_->release(layer_);
+}
+
+void LayerKV::compact_streamed(const std::vector<std::pair<int32_t, int>>& keep) {
+  // The layer does not fit the budget as a whole (it is open and streams, kv/kv_tier.h). Rows move toward the
+  // front in position order: row i goes to slot i <= its source slot, so copying in order never overwrites a
+  // row still to be read. Each window holds the destination and source blocks of a run of rows; the tier
+  // writes a destination block back before it leaves RAM (it is marked touched).
+  const size_t cap = static_cast<size_t>(tier_->stream_capacity());  // >= 2: one row's two blocks always fit
+  std::vector<int> blocks;
+  auto has = [&](int b) { return std::find(blocks.begin(), blocks.end(), b) != blocks.end(); };
+  for (size_t i = 0; i < keep.size();) {
+    blocks.clear();
+    size_t j = i;
+    for (; j < keep.size(); ++j) {
+      const int db = static_cast<int>(j) >> block_shift_, sb = keep[j].second >> block_shift_;
+      const size_t extra = !has(db) + (sb != db && !has(sb));
+      if (!blocks.empty() && blocks.size() + extra > cap) break;
+      if (!has(db)) blocks.push_back(db);
+      if (!has(sb)) blocks.push_back(sb);
+    }
+    std::sort(blocks.begin(), blocks.end());
+    tier_->stream_window(layer_, blocks, {});
+    for (size_t r = i; r < j; ++r) {
+      const int src = keep[r].second, dst = static_cast<int>(r);
+      if (src != dst) {
+        std::memcpy(k_base_ + size_t(dst) * row_bytes_, k_base_ + size_t(src) * row_bytes_, row_bytes_);
+        std::memcpy(v_base_ + size_t(dst) * row_bytes_, v_base_ + size_t(src) * row_bytes_, row_bytes_);
+      }
+      touched_[dst >> block_shift_] = 1;
+    }
+    i = j;
+  }
 }
 
 bool LayerKV::truncate(int32_t n, int window) {

@@ -107,6 +107,8 @@ class LayerKV {
   uint8_t* block_k(int b) const { return k_base_ + static_cast<size_t>(b) * block_rows_ * row_bytes_; }
   uint8_t* block_v(int b) const { return v_base_ + static_cast<size_t>(b) * block_rows_ * row_bytes_; }
   void compact_keep(const std::function<bool(int32_t)>& keep);  // keeps rows with pos >= 0 && keep(pos)
+  // compact_keep's row moves for a layer that streams through the KV budget: window by window.
+  void compact_streamed(const std::vector<std::pair<int32_t, int>>& keep);
   void discard_block(int b);        // gives block b's pages back (its rows read as zeros or stale)
   void grow_blocks(int n);          // blocks [n_blocks_, n) start holding rows
   void release_blocks_from(int b);  // blocks [b, n_blocks_) are forgotten

@@ -266,7 +266,7 @@ void KVTier::check_fits_locked(int l, int extra_blocks) const {
     throw Error("kv: the KV budget of " + mib(budget_) + " is too small: layer " + std::to_string(l) +
                 " needs " + mib(n * frame_bytes_) + " resident (its " + std::to_string(n - extra_blocks) +
                 " blocks of " + mib(frame_bytes_) + " plus " + std::to_string(extra_blocks) +
-                " for appends) as a whole: sliding-window rings and store rewrites (evict, kv_keep) do not stream; "
+                " for appends) as a whole: sliding-window rings do not stream; "
                 "use a budget of at least that layer's KV plus one block");
 }
 
@@ -381,6 +381,7 @@ void KVTier::stream_window(int l, const std::vector<int>& cur, const std::vector
   if (static_cast<int>(cur.size()) > stream_capacity())
     throw Error("kv: a stream window of " + std::to_string(cur.size()) + " blocks exceeds the capacity of " +
                 std::to_string(stream_capacity()));
+  absorb_writes_locked(l);  // rows written in the last window (a streamed compaction) must be written back
   for (Block& bk : blocks_[l]) bk.window = false;
   int lo = nblk_[l];
   for (int b : cur) {

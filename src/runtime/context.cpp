@@ -438,11 +438,16 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
   }
   output_logits(model_, I.x.data(), 1, I.logits.data(), I.ws, I.pool);
   std::memcpy(last_logits_.data(), I.logits.data(), sizeof(float) * c.n_vocab);
+  // Store rewrites open the layer in the tier: a layer larger than the KV budget streams, and its rows move
+  // window by window (LayerKV::compact_streamed).
   if (I.prune.evict)
-    for (int l : split_layers)  // tokens dropped after layer l leave its store too (decode will not see them)
+    for (int l : split_layers) {  // tokens dropped after layer l leave its store too (decode will not see them)
+      KVLayerScope open(I.tier.get(), l);
       I.kv[l].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && st.token_layers[p - p0] == l + 1; });
+    }
   for (const auto& layer_mask : retained) {  // kv_keep: the lowest-scored dropped units leave the store
     const std::vector<uint8_t>& mask = layer_mask.second;
+    KVLayerScope open(I.tier.get(), layer_mask.first);
     I.kv[layer_mask.first].erase_if([&](int32_t p) { return p >= p0 && p < p0 + n && !mask[p - p0]; });
   }
   n_past_ += n;
