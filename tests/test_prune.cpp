@@ -310,6 +310,24 @@ TEST(PruneSelect, CarryKeepsWhatAnEarlierLayerFound) {
   EXPECT_EQ(d.carry, 1.f);
   EXPECT_EQ(z.carry, 0.f);
   EXPECT_EQ(lz.carry, 0.f);
+  // Gemma's default schedule evicts at its first pruning layer (kv_keep 0.7/0.2); kv_keep=off turns it off and
+  // round-trips; keep ratios of one's own, or evict=1, get no default eviction.
+  ModelConfig gm;
+  gm.arch = Arch::Gemma3;
+  gm.n_layer = 18;
+  gm.layer_swa.assign(18, 1);
+  gm.layer_swa[5] = gm.layer_swa[11] = gm.layer_swa[17] = 0;
+  PruneConfig g = parse_prune_spec("sliminfer"), goff = parse_prune_spec("sliminfer:kv_keep=off"),
+              gk = parse_prune_spec("sliminfer:keep=0.3/0.15");
+  resolve_prune_defaults(g, gm);
+  resolve_prune_defaults(goff, gm);
+  resolve_prune_defaults(gk, gm);
+  EXPECT_EQ(g.kv_keep, (std::vector<float>{0.7f, 0.2f}));
+  EXPECT_TRUE(goff.kv_keep.empty());
+  EXPECT_TRUE(gk.kv_keep.empty());
+  PruneConfig goff2 = parse_prune_spec(to_string(goff));
+  resolve_prune_defaults(goff2, gm);
+  EXPECT_TRUE(goff2.kv_keep.empty());
   PruneConfig z2 = parse_prune_spec(to_string(z));
   resolve_prune_defaults(z2, mc);
   EXPECT_EQ(z2.carry, 0.f);

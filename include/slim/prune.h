@@ -40,6 +40,7 @@ struct PruneConfig {
                              // queries) instead of the mean: a few retrieval heads can rank a token on their own
   int recent = 0;            // > window: also always keep the last `recent` prompt tokens (e.g. a sliding window's
                              // worth, so the local layers above a pruning layer see the same recent text as dense)
+  bool kv_keep_off = false;  // kv_keep=off: no eviction even where the model's default schedule has some
   float carry = -1.f;         // > 0: a unit's score at a pruning layer adds carry × its (normalized) score at the
                              // previous pruning layer, so what the question found earlier stays a candidate;
                              // < 0: the method's default (SlimInfer 1, LazyLLM 0), set by resolve_prune_defaults

@@ -97,7 +97,10 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "evict") cfg.evict = to_int(key, v) != 0;
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
-  else if (key == "kv_keep") cfg.kv_keep = to_list<float>(key, v, to_number);
+  else if (key == "kv_keep") {
+    cfg.kv_keep_off = v == "off" || v == "0";
+    cfg.kv_keep = cfg.kv_keep_off ? std::vector<float>{} : to_list<float>(key, v, to_number);
+  }
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rescore") cfg.rescore = to_int(key, v);
   else if (key == "recent") cfg.recent = to_int(key, v);
@@ -172,6 +175,7 @@ std::string to_string(const PruneConfig& c) {
          << ",window=" << c.window << ",pool=" << c.pool << ",evict=" << (c.evict ? 1 : 0)
          << ",min_tokens=" << c.min_tokens;
       if (!c.kv_keep.empty()) os << ",kv_keep=" << join(c.kv_keep);  // only when set, as rescore
+      else if (c.kv_keep_off) os << ",kv_keep=off";
       if (c.carry >= 0.f) os << ",carry=" << c.carry;  // once resolved (unresolved: the default, -1)
       if (c.recent > 0) os << ",recent=" << c.recent;
       if (c.head_max) os << ",heads=max";
@@ -210,6 +214,12 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
         if (c.layers.empty()) c.layers.push_back(std::max(0, L / 3 - 1));
         const float keep[] = {0.2f, 0.1f, 0.08f, 0.06f, 0.05f};
         for (size_t i = 0; i < c.layers.size(); ++i) c.keep.push_back(keep[std::min<size_t>(i, 4)]);
+        // The first pruning layer stores K/V for the whole prompt (a third of Gemma's dense KV): after prefill
+        // it keeps only its top 70% of units (kv_keep; the deeper layers evict nothing). 4k needle sweep: the
+        // same score, KL and needle retention as without; prompt KV 50% -> 58% less at 14k tokens, 53% -> 62%
+        // at 30k (docs/pruning.md).
+        if (c.kv_keep.empty() && !c.kv_keep_off && !c.evict && user_keep.empty())
+          for (size_t i = 0; i < c.layers.size(); ++i) c.kv_keep.push_back(i == 0 ? 0.7f : c.keep[i - 1]);
       } else {
         // One pruning layer at 14/30 of the depth (SmolLM2's 30 layers: 14), keeping 10% of the prompt. A
         // single-layer sweep on SmolLM2 (docs/pruning.md) found that its question window ranks the needles
