@@ -13,7 +13,9 @@
 #include "eval/report.h"
 #include "eval/runner.h"
 #include "eval/tasks.h"
+#include "slim/context.h"
 #include "slim/model.h"
+#include "slim/prune.h"
 #include "slim/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -290,4 +292,43 @@ TEST(RealEvalRunner, RandomDropIsFlaggedWorseOnGemma) {
     EXPECT_LT(c.retention, 0.9);
   }
   EXPECT_TRUE(seen);
+}
+
+// The greedy comparison must see the configuration's own cache after its prefill. Scoring the gold answer is
+// an all-logits call that revives every pruned token under LazyLLM; it used to run first, and the comparison
+// then ran on an almost dense cache (KL ~0). Recompute the comparison on fresh contexts and compare.
+TEST_F(EvalRunnerTiny, LazyComparisonRunsOnItsOwnPrunedCache) {
+  const std::vector<Sample> all = samples(1);
+  const std::vector<Sample> ss(all.begin(), all.begin() + 1);
+  const std::string spec = "lazyllm:rates=0/0.6/0/0/0/0,min_tokens=64";
+  RunnerOptions opt;
+  opt.configs = {spec};
+  const std::vector<Result> rs = run_matrix(*model_, ss, opt);
+  const Result& r = find(rs, ss[0].id, config_label(spec, *model_));
+  ASSERT_TRUE(r.compared);
+  ASSERT_GT(r.steps, 1);
+  ContextParams pd, pl;
+  pd.n_ctx = pl.n_ctx = 2048;
+  pl.prune = parse_prune_spec(spec);
+  Context dense(*model_, pd), lazy(*model_, pl);
+  const std::vector<int32_t>& prompt = ss[0].tokens;
+  dense.eval(prompt.data(), static_cast<int>(prompt.size()));
+  lazy.eval(prompt.data(), static_cast<int>(prompt.size()));
+  ASSERT_TRUE(lazy.prune_stats().active);
+  const int nv = model_->config().n_vocab;
+  StepComparison cmp;
+  for (int i = 0; i < r.steps; ++i) {
+    int32_t t = 0;
+    for (int v = 1; v < nv; ++v)
+      if (dense.last_logits()[v] > dense.last_logits()[t]) t = v;
+    cmp.add(dense.last_logits(), lazy.last_logits(), nv, t);
+    if (i + 1 < r.steps) {
+      dense.eval(&t, 1);
+      lazy.eval(&t, 1);
+    }
+  }
+  const Summary kl = summarize(cmp.kl());
+  EXPECT_GT(kl.mean, 0.0);  // pruning does change the distributions here
+  EXPECT_NEAR(r.kl.mean, kl.mean, 1e-9 + 1e-6 * kl.mean);
+  EXPECT_EQ(r.top1, cmp.top1_agreement());
 }

@@ -281,8 +281,6 @@ Result MatrixRunner::run_config(const Sample& s, ConfigRun& c, ConfigRun& dense,
   std::vector<float> first;
   prefill(ctx, ref.prompt, r, first);
   cache_figures(ctx, s, r);
-  score_gold(ctx, first.data(), ref.gold, r);
-  rewind(ctx, ref.prompt, {}, 0);
 
   // Teacher-force the dense greedy answer: compare the distributions at every step.
   StepComparison cmp;
@@ -337,6 +335,11 @@ Result MatrixRunner::run_config(const Sample& s, ConfigRun& c, ConfigRun& dense,
     r.n_generated = ans.generated();
   }
   r.score = score(s, r.prediction);
+  // Gold scoring comes last: its all-logits call revives every pruned token under LazyLLM and ends SlimInfer's
+  // decode re-scoring, and rewinding keeps what it computed, so done first it made the comparison and the
+  // answer above run on an (almost) dense cache.
+  rewind(ctx, ref.prompt, {}, 0);
+  score_gold(ctx, first.data(), ref.gold, r);
   return r;
 }
 
