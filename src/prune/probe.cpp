@@ -80,26 +80,19 @@ std::vector<float> mean_softmax(int nrows, int nk, std::vector<float>& p, Thread
       for (int j = 0; j < nk; ++j) row[j] *= inv;
     }
   });
-  // Mean over rows, in row order for every key.
-  if (!head_max) {
-    const float inv_rows = 1.f / static_cast<float>(nrows);
-    pool.run([&](int tid, int nth) {
-      int64_t b, e;
-      ThreadPool::split(nk, tid, nth, b, e);
-      for (int64_t j = b; j < e; ++j) {
-        double s = 0;
-        for (int r = 0; r < nrows; ++r) s += p[size_t(r) * nk + j];
-        out[j] = static_cast<float>(s) * inv_rows;
-      }
-    });
-    return out;
-  }
+  // Per key: the mean over all rows in row order, or (head_max) the max over heads of each head's mean.
   const int nq = nrows / n_head;
-  const float inv_q = 1.f / static_cast<float>(nq);
+  const float inv_rows = 1.f / static_cast<float>(nrows), inv_q = 1.f / static_cast<float>(nq);
   pool.run([&](int tid, int nth) {
     int64_t b, e;
     ThreadPool::split(nk, tid, nth, b, e);
     for (int64_t j = b; j < e; ++j) {
+      if (!head_max) {
+        double s = 0;
+        for (int r = 0; r < nrows; ++r) s += p[size_t(r) * nk + j];
+        out[j] = static_cast<float>(s) * inv_rows;
+        continue;
+      }
       float best = 0.f;
       for (int h = 0; h < n_head; ++h) {
         double s = 0;
