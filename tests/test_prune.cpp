@@ -334,6 +334,43 @@ TEST(PruneSelect, CarryKeepsWhatAnEarlierLayerFound) {
   EXPECT_THROW(parse_prune_spec("sliminfer:carry=-1"), Error);
 }
 
+// min_keep=N: a pruning layer keeps at least N prompt tokens (whole units), whatever its ratio; kv_keep then
+// keeps at least as many; neither goes beyond what is alive.
+TEST(PruneSelect, MinKeepIsAFloorInTokens) {
+  ModelConfig mc;
+  mc.n_layer = 4;
+  std::vector<int32_t> pos(48);
+  std::vector<float> s(48, 0.01f);
+  for (int i = 0; i < 48; ++i) pos[i] = i, s[i] = 0.01f * float(i % 7);  // ranked, ties to earlier units
+  auto kept_units = [&](const std::string& spec, bool retain) {
+    PruneConfig c = parse_prune_spec(spec);
+    resolve_prune_defaults(c, mc);
+    auto policy = make_prefill_policy(c);
+    PruneInput in{1, pos.data(), 48, s.data(), 0, 48};
+    std::vector<int> rows = policy->select(in);
+    if (retain) rows = policy->retain(in);
+    return static_cast<int>(rows.size()) / 4;
+  };
+  const std::string base = "sliminfer:layers=1,keep=0.25,unit=4,block=4,window=4,pool=0";  // 12 units
+  EXPECT_EQ(kept_units(base, false), 3);
+  EXPECT_EQ(kept_units(base + ",min_keep=24", false), 6);    // 24 tokens = 6 units
+  EXPECT_EQ(kept_units(base + ",min_keep=21", false), 6);    // rounded up to whole units
+  EXPECT_EQ(kept_units(base + ",min_keep=8", false), 3);     // below the ratio: the ratio rules
+  EXPECT_EQ(kept_units(base + ",min_keep=4096", false), 12); // more than the prompt: everything
+  // kv_keep (0.375 = 5 units) is raised to what continues (6 units), never below it.
+  EXPECT_EQ(kept_units(base + ",kv_keep=0.375", true), 5);
+  EXPECT_EQ(kept_units(base + ",kv_keep=0.375,min_keep=24", true), 6);
+  // Spec: round-trips, one count per pruning layer, non-increasing, not negative.
+  PruneConfig c = parse_prune_spec("sliminfer:layers=1/2,keep=0.5/0.25,min_keep=1536/768");
+  EXPECT_EQ(parse_prune_spec(to_string(c)).min_keep, (std::vector<int>{1536, 768}));
+  resolve_prune_defaults(c, mc);
+  PruneConfig bad1 = parse_prune_spec("sliminfer:layers=1/2,keep=0.5/0.25,min_keep=100");
+  PruneConfig bad2 = parse_prune_spec("sliminfer:layers=1/2,keep=0.5/0.25,min_keep=100/200");
+  EXPECT_THROW(resolve_prune_defaults(bad1, mc), Error);
+  EXPECT_THROW(resolve_prune_defaults(bad2, mc), Error);
+  EXPECT_THROW(parse_prune_spec("sliminfer:min_keep=-1"), Error);
+}
+
 TEST(PruneSpec, ParsesRoundTripsAndRejectsNonsense) {
   PruneConfig c = parse_prune_spec("sliminfer:layers=2/5,keep=0.5/0.25,unit=8,block=64");
   EXPECT_EQ(c.method, PruneMethod::SlimInfer);

@@ -32,6 +32,9 @@ struct PruneConfig {
   bool evict = false;        // after prefill, also drop the pruned tokens' K/V from the pruning layer itself, so
                              // decoding there sees only the kept tokens (saves that layer's KV; prefill and the
                              // first token are unchanged)
+  std::vector<int> min_keep; // per pruning layer (optional): keep at least this many prompt tokens there, whatever
+                             // the ratio (an absolute floor, as SnapKV-style budgets: a short prompt is pruned
+                             // less, where the time saved is small and the question needs more of it)
   std::vector<float> kv_keep;  // per pruning layer (optional): after prefill, that layer keeps the K/V of only the
                              // top kv_keep fraction of the prompt units (same scores; >= keep, a superset of the
                              // kept units), the rest leave its store. Between no eviction (empty) and evict=1

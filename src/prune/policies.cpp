@@ -70,20 +70,20 @@ class SlimInferPolicy : public PrefillPolicy {
   bool wants_probe(int l) const override { return index(l) >= 0; }
   int probe_window() const override { return c_.window; }
   std::vector<int> select(const PruneInput& in) override {
-    if (c_.carry <= 0.f || !in.scores)
-      return select_units(in, c_.unit, tail(), c_.keep[index(in.layer)], c_.pool);
+    const float keep = keep_at(in);
+    if (c_.carry <= 0.f || !in.scores) return select_units(in, c_.unit, tail(), keep, c_.pool);
     carry_scores(in);
     PruneInput mixed = in;
     mixed.scores = mixed_.data();
-    return select_units(mixed, c_.unit, tail(), c_.keep[index(in.layer)], 0);
+    return select_units(mixed, c_.unit, tail(), keep, 0);
   }
   std::vector<int> retain(const PruneInput& in) override {
     if (c_.kv_keep.empty()) return {};
-    if (c_.carry <= 0.f || !in.scores)
-      return select_units(in, c_.unit, tail(), c_.kv_keep[index(in.layer)], c_.pool);
+    const float kv_keep = std::max(c_.kv_keep[index(in.layer)], keep_at(in));  // a superset of what continues
+    if (c_.carry <= 0.f || !in.scores) return select_units(in, c_.unit, tail(), kv_keep, c_.pool);
     PruneInput mixed = in;  // the scores select() mixed for this layer (it always runs first)
     mixed.scores = mixed_.data();
-    return select_units(mixed, c_.unit, tail(), c_.kv_keep[index(in.layer)], 0);
+    return select_units(mixed, c_.unit, tail(), kv_keep, 0);
   }
 
  private:
@@ -91,6 +91,17 @@ class SlimInferPolicy : public PrefillPolicy {
     for (size_t i = 0; i < c_.layers.size(); ++i)
       if (c_.layers[i] == l) return static_cast<int>(i);
     return -1;
+  }
+  // The layer's keep ratio, raised so that at least min_keep prompt tokens (rounded up to whole units) go on.
+  float keep_at(const PruneInput& in) const {
+    const int k = index(in.layer);
+    float keep = c_.keep[k];
+    if (k < static_cast<int>(c_.min_keep.size()) && in.n > 0) {
+      const int n_units = (in.n + c_.unit - 1) / c_.unit;
+      const int floor_units = (c_.min_keep[k] + c_.unit - 1) / c_.unit;
+      keep = std::max(keep, std::min(1.f, static_cast<float>(floor_units) / static_cast<float>(n_units)));
+    }
+    return keep;
   }
   // Units touching the last tail() prompt positions are always kept: the scoring window, or more (recent=N).
   int tail() const { return std::max(c_.window, c_.recent); }

@@ -101,6 +101,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
     cfg.kv_keep_off = v == "off" || v == "0";
     cfg.kv_keep = cfg.kv_keep_off ? std::vector<float>{} : to_list<float>(key, v, to_number);
   }
+  else if (key == "min_keep") cfg.min_keep = to_list<int>(key, v, to_int);
   else if (key == "min_tokens") cfg.min_tokens = to_int(key, v);
   else if (key == "rescore") cfg.rescore = to_int(key, v);
   else if (key == "recent") cfg.recent = to_int(key, v);
@@ -119,7 +120,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "seed") cfg.seed = static_cast<uint64_t>(to_int(key, v));
   else
     throw Error("prune: unknown option '" + key +
-                "' (known: method unit block window pool evict layers keep kv_keep carry recent heads min_tokens rescore rates revive drop layer "
+                "' (known: method unit block window pool evict layers keep min_keep kv_keep carry recent heads min_tokens rescore rates revive drop layer "
                 "seed)");
   if (cfg.unit < 1 || cfg.block < 1 || cfg.window < 1 || cfg.min_tokens < 0 || cfg.pool < 0)
     throw Error("prune: unit, block and window must be positive");
@@ -128,6 +129,8 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
     if (!(k > 0.f && k <= 1.f)) throw Error("prune: keep ratios must be in (0, 1]");
   for (float k : cfg.kv_keep)
     if (!(k > 0.f && k <= 1.f)) throw Error("prune: kv_keep ratios must be in (0, 1]");
+  for (int k : cfg.min_keep)
+    if (k < 0) throw Error("prune: min_keep must be token counts >= 0");
   for (float r : cfg.rates)
     if (!(r >= 0.f && r < 1.f)) throw Error("prune: rates must be in [0, 1)");
   if (!(cfg.drop >= 0.f && cfg.drop < 1.f)) throw Error("prune: drop must be in [0, 1)");
@@ -174,6 +177,7 @@ std::string to_string(const PruneConfig& c) {
       os << ":layers=" << join(c.layers) << ",keep=" << join(c.keep) << ",unit=" << c.unit << ",block=" << c.block
          << ",window=" << c.window << ",pool=" << c.pool << ",evict=" << (c.evict ? 1 : 0)
          << ",min_tokens=" << c.min_tokens;
+      if (!c.min_keep.empty()) os << ",min_keep=" << join(c.min_keep);  // only when set
       if (!c.kv_keep.empty()) os << ",kv_keep=" << join(c.kv_keep);  // only when set, as rescore
       else if (c.kv_keep_off) os << ",kv_keep=off";
       if (c.carry >= 0.f) os << ",carry=" << c.carry;  // once resolved (unresolved: the default, -1)
@@ -244,6 +248,13 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
                     std::to_string(L - 2) + "] for this " + std::to_string(L) + "-layer model");
       if (i && (c.layers[i] <= c.layers[i - 1] || c.keep[i] > c.keep[i - 1]))
         throw Error("prune: layers must ascend and keep ratios must not increase");
+    }
+    if (!c.min_keep.empty()) {
+      if (c.min_keep.size() != c.layers.size())
+        throw Error("prune: " + std::to_string(c.layers.size()) + " pruning layers but " +
+                    std::to_string(c.min_keep.size()) + " min_keep counts");
+      for (size_t i = 1; i < c.min_keep.size(); ++i)
+        if (c.min_keep[i] > c.min_keep[i - 1]) throw Error("prune: min_keep counts must not increase");
     }
     if (!c.kv_keep.empty()) {
       if (c.kv_keep.size() != c.layers.size())
