@@ -120,6 +120,10 @@ TEST_P(LazyTiny, EachPairOnceAndFrontierNeverDecreases) {
   ctx.eval(toks.data(), static_cast<int>(toks.size()));
   std::vector<int> prev = frontiers(ctx);
   EXPECT_LT(stored_pairs(ctx), size_t(400) * L);  // something was pruned
+  // Prompt KV is compared with what a dense context stores (rings on sliding-window layers), not with
+  // LazyLLM's own whole stores.
+  EXPECT_EQ(ctx.prune_stats().kv_bytes_dense, ctx.kv_bytes_dense());
+  EXPECT_EQ(ctx.prune_stats().kv_bytes, ctx.kv_bytes_used());
   uint64_t revived_in_decode = 0;
   for (int i = 0; i < 12; ++i) {
     const uint64_t before = ctx.prune_stats().revived;
@@ -241,10 +245,12 @@ TEST(LazyRevival, RevivedKVEqualsRecomputationFromAux) {
   for (int step = 0; step < 6; ++step) {
     // State before the step: frontier and aux of every token.
     const int32_t np = run.n_past;
-    std::vector<int> f0(np);
+    std::vector<int> f0(np), a0(np);
     std::vector<std::vector<float>> aux0(np);
     for (int32_t p = 0; p < np; ++p) {
       f0[p] = run.lazy.frontier(p);
+      a0[p] = run.lazy.aux_layer(p);
+      EXPECT_TRUE(a0[p] == f0[p] || a0[p] == f0[p] - 1) << "position " << p;
       if (const float* a = run.lazy.aux(p)) aux0[p].assign(a, a + d);
     }
     run.eval({static_cast<int32_t>((step * 97 + 11) % c.n_vocab)});
@@ -256,10 +262,12 @@ TEST(LazyRevival, RevivedKVEqualsRecomputationFromAux) {
       if (f1 == f0[t]) continue;
       ASSERT_EQ(aux0[t].size(), size_t(d)) << "a revived token had no aux entry";
       // Recompute t from its aux entry, one layer at a time, against a store holding exactly the keys its
-      // attention saw (the ones selected at that layer in this step).
-      std::vector<float> h = aux0[t];
+      // attention saw (the ones selected at that layer in this step). A token dropped at a split scoring
+      // layer resumes there: its stored K/V at that layer must equal the recomputed ones too.
+      std::vector<float> h = aux0[t], h_in;  // h_in: the input of the last layer recomputed
       int32_t pos = t;
-      for (int l = f0[t]; l < f1; ++l) {
+      for (int l = a0[t]; l < f1; ++l) {
+        h_in = h;
         LayerKV ref;
         ref.init(c.n_head_kv * c.head_dim, 1024, false, KVType::F16);
         for (int32_t p = 0; p < run.n_past; ++p)
@@ -284,7 +292,10 @@ TEST(LazyRevival, RevivedKVEqualsRecomputationFromAux) {
       if (f1 < L) {
         const float* a = run.lazy.aux(t);
         ASSERT_NE(a, nullptr);
-        EXPECT_EQ(0, std::memcmp(a, h.data(), sizeof(float) * d)) << "aux of token " << t;
+        // Dropped again at a scoring layer (f1 - 1): it keeps that layer's input; else its output.
+        const int al = run.lazy.aux_layer(t);
+        ASSERT_TRUE(al == f1 || al == f1 - 1) << "token " << t;
+        EXPECT_EQ(0, std::memcmp(a, (al == f1 ? h : h_in).data(), sizeof(float) * d)) << "aux of token " << t;
       } else {
         EXPECT_EQ(run.lazy.aux(t), nullptr);
       }

@@ -1,6 +1,7 @@
 // `slim run`: prompt in, streamed text out, timings at the end. `--chat` keeps a conversation.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -113,9 +114,9 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
       for (size_t l = 0; l < ps.rows_per_layer.size(); ++l) std::fprintf(stderr, " %d", ps.rows_per_layer[l]);
       std::fprintf(stderr, "\n                 %.1f%% of the dense prompt rows computed; probe %.1f ms\n",
                    100.0 * rows / std::max(1L, dense_rows), ps.probe_seconds * 1000);
-      std::fprintf(stderr, "prompt KV:       %10.1f MiB vs %.1f MiB dense (%.1f%% less)\n", ps.kv_bytes / 1048576.0,
-                   ps.kv_bytes_dense / 1048576.0,
-                   100.0 * (1.0 - double(ps.kv_bytes) / std::max<double>(1, double(ps.kv_bytes_dense))));
+      const double kv_ratio = double(ps.kv_bytes) / std::max<double>(1, double(ps.kv_bytes_dense));
+      std::fprintf(stderr, "prompt KV:       %10.1f MiB vs %.1f MiB dense (%.1f%% %s)\n", ps.kv_bytes / 1048576.0,
+                   ps.kv_bytes_dense / 1048576.0, 100.0 * std::abs(1.0 - kv_ratio), kv_ratio <= 1.0 ? "less" : "more");
       if (!ps.kv_rows_per_layer.empty()) {
         std::fprintf(stderr, "KV rows/layer:  ");
         for (int r : ps.kv_rows_per_layer) std::fprintf(stderr, " %d", r);

@@ -59,7 +59,10 @@ struct LazyLLM::State {
   PruneConfig cfg;
   int n_ctx = 0;
   // Per position.
-  std::vector<int16_t> f;         // frontier: layers [0, f) hold the token's K/V
+  std::vector<int16_t> f;         // layers [0, f) are done for the token (K/V stored, output passed on)
+  std::vector<uint8_t> kv_at_f;   // 1: layer f holds its K/V too (it was dropped at a split scoring layer,
+                                  // which stores every row's K/V before it knows who goes on); resuming
+                                  // there runs only that layer's query, attention and FFN
   std::vector<int32_t> aux_slot;  // aux entry (input of layer f) or -1
   int32_t n_seen = 0;             // positions [0, n_seen) have state
   // Aux entries: n_embd floats each, recycled through a free list.
@@ -75,6 +78,9 @@ struct LazyLLM::State {
   std::vector<int32_t> pos, pos2;
   std::vector<uint8_t> from_aux, from_aux2;
   std::vector<uint8_t> sel;  // per position: selected (its key visible) in this call
+  std::vector<uint8_t> sel_before;  // sel at the start of a scoring layer: what its attention sees
+  std::vector<float> xa;            // rows that need K/V at a layer where others already have it
+  std::vector<int32_t> posa;
   std::vector<float> pos_score;  // per position: its score at this call's latest scoring layer (0 before)
   std::vector<float> carried;    // per position: its mixed score at this call's previous scoring layer (carry)
   std::vector<int32_t> key_slot, key_pos, revive;
@@ -86,6 +92,7 @@ struct LazyLLM::State {
 
   State(const Model& model, const PruneConfig& c, int ctx) : m(model), cfg(c), n_ctx(ctx) {
     f.assign(ctx, 0);
+    kv_at_f.assign(ctx, 0);
     aux_slot.assign(ctx, -1);
   }
 
@@ -274,13 +281,17 @@ struct LazyLLM::State {
     return k;
   }
 
-  // Rows whose token was just deselected keep their hidden state (output of this layer) as aux and leave.
-  void drop_deselected_rows() {
+  // Rows whose token was just deselected at scoring layer l leave. They ran only layer l's K/V (the split
+  // scoring layer), so their hidden state is still the input of l: it becomes the aux entry, with layer l
+  // marked as holding their K/V already.
+  void drop_deselected_rows(int l) {
     const int d = m.config().n_embd;
     int o = 0;
     for (int r = 0; r < static_cast<int>(pos.size()); ++r) {
       if (!sel[pos[r]]) {
         save_aux(pos[r], x.data() + int64_t(r) * d);
+        f[pos[r]] = static_cast<int16_t>(l);
+        kv_at_f[pos[r]] = 1;
         continue;
       }
       if (o != r) {
@@ -352,7 +363,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   S.pos.resize(n);
   std::iota(S.pos.begin(), S.pos.end(), n_past);
   S.from_aux.assign(n, 0);
-  for (int32_t p = n_past; p < N; ++p) S.f[p] = 0, S.aux_slot[p] = -1;
+  for (int32_t p = n_past; p < N; ++p) S.f[p] = 0, S.kv_at_f[p] = 0, S.aux_slot[p] = -1;
   S.n_seen = N;
   if (S.trace_on) S.trace.assign(L, {});
 
@@ -374,15 +385,89 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   const bool frozen = budget == 0;
 
   for (int l = 0; l < L; ++l) {
-    if (l > 0 && n_past > 0 && !frozen && S.revive_at(l, n_past, budget) > 0) masked = true;
+    if (n_past > 0 && !frozen && S.revive_at(l, n_past, budget) > 0) masked = true;
     const int mrows = static_cast<int>(S.pos.size());
-    rows_per_layer[l] = mrows;
-    for (int r = 0; r < mrows; ++r) revived_pairs += S.from_aux[r];
     if (S.trace_on) S.trace[l] = S.sel;
     const bool last = l == L - 1;
     const bool score_here = may_prune && !frozen && !last && S.cfg.rates[l] > 0.f;
     const uint8_t* mask = masked ? S.sel.data() : nullptr;
     tap.got = 0;
+    int n_kv_done = 0;  // revived rows whose K/V this layer already holds
+    for (int r = 0; r < mrows; ++r) n_kv_done += S.kv_at_f[S.pos[r]];
+    if (score_here || n_kv_done > 0) {
+      // Split layer: K/V first (and the scoring window's queries), then scoring, then attention and FFN only
+      // for the rows that go on. A dropped row's attention and FFN output would only wait in the aux cache
+      // (at layer 5 of Gemma 3's 18 that is a global attention over the whole prompt), so it is not computed
+      // until a later call selects the row again. The rows that go on see the keys selected before the
+      // pruning, as in an unsplit layer, so their results are the same bits.
+      if (last) throw Error("lazyllm: internal error: split at the last layer");
+      const int n_kv = mrows - n_kv_done;
+      rows_per_layer[l] = n_kv;  // (token, layer) pairs are counted where their K/V is computed
+      for (int r = 0; r < mrows; ++r) revived_pairs += S.from_aux[r] && !S.kv_at_f[S.pos[r]];
+      float* xk = S.x.data();
+      int32_t* pk = S.pos.data();
+      if (n_kv_done > 0) {  // gather the rows that still need K/V here
+        S.xa.resize(size_t(n_kv) * d);
+        S.posa.resize(n_kv);
+        for (int r = 0, o = 0; r < mrows; ++r)
+          if (!S.kv_at_f[S.pos[r]]) {
+            std::memcpy(S.xa.data() + int64_t(o) * d, S.x.data() + int64_t(r) * d, sizeof(float) * d);
+            S.posa[o++] = S.pos[r];
+          }
+        xk = S.xa.data();
+        pk = S.posa.data();
+      }
+      for (int c0 = 0; c0 < n_kv; c0 += ws.cap) {
+        const int nb = std::min(ws.cap, n_kv - c0);
+        if (n_kv_done == 0) S.shuffle_chunk(c0, nb, l, false);
+        Rows rows{xk + int64_t(c0) * d, pk + c0, nb};
+        for (int r = 0; r < nb; ++r) {
+          int16_t& fr = S.f[rows.pos[r]];
+          if (fr != l) throw Error("lazyllm: internal error: (token, layer) computed out of turn");
+          fr = static_cast<int16_t>(l + 1);
+        }
+        layer_qkv(m, l, rows, kv[l], ws, pool, score_here ? &tap : nullptr);
+        if (n_kv_done == 0) S.shuffle_chunk(c0, nb, l, true);
+      }
+      const uint8_t* rest_mask = mask;
+      if (score_here) {
+        if (tap.got != w) throw Error("lazyllm: internal error: the scoring window's queries were not seen");
+        const auto t0 = std::chrono::steady_clock::now();
+        S.score_keys(tap.q.data(), w, N - w, kv[l], N, pool);
+        if (mask) {
+          S.sel_before.assign(S.sel.begin(), S.sel.begin() + N);
+          rest_mask = S.sel_before.data();
+        }
+        if (S.prune_lowest(S.cfg.rates[l], N - w) > 0) {
+          masked = true;
+          S.drop_deselected_rows(l);
+        }
+        probe_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+      const int nrest = static_cast<int>(S.pos.size());
+      for (int c0 = 0; c0 < nrest; c0 += ws.cap) {
+        const int nb = std::min(ws.cap, nrest - c0);
+        S.shuffle_chunk(c0, nb, l, false);
+        Rows rows{S.x.data() + int64_t(c0) * d, S.pos.data() + c0, nb};
+        for (int r = 0; r < nb; ++r) {
+          const int32_t p = rows.pos[r];
+          if (S.kv_at_f[p]) {  // resumes at a layer that holds its K/V: finish that layer
+            if (S.f[p] != l) throw Error("lazyllm: internal error: (token, layer) resumed out of turn");
+            S.f[p] = static_cast<int16_t>(l + 1);
+            S.kv_at_f[p] = 0;
+          } else if (S.f[p] != l + 1) {
+            throw Error("lazyllm: internal error: a row reached attention without its K/V");
+          }
+        }
+        layer_q(m, l, rows, ws, pool);
+        layer_rest(m, l, rows, rows.n, kv[l], ws, pool, -1, false, rest_mask);
+        S.shuffle_chunk(c0, nb, l, true);
+      }
+      if (progress && n > 1) (*progress)(static_cast<int>(int64_t(l + 1) * n / L), n);
+      continue;
+    }
+    rows_per_layer[l] = mrows;
+    for (int r = 0; r < mrows; ++r) revived_pairs += S.from_aux[r];
     // Rows are sorted by position and chunks run in order, so every key a row may see (position <= its own)
     // is stored before its attention runs — as in the dense token-major path.
     for (int c0 = 0; c0 < mrows; c0 += ws.cap) {
@@ -394,7 +479,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
         if (fr != l) throw Error("lazyllm: internal error: (token, layer) computed out of turn");
         fr = static_cast<int16_t>(l + 1);
       }
-      layer_qkv(m, l, rows, kv[l], ws, pool, score_here ? &tap : nullptr);
+      layer_qkv(m, l, rows, kv[l], ws, pool);
       if (!last) layer_rest(m, l, rows, rows.n, kv[l], ws, pool, -1, false, mask);
       S.shuffle_chunk(c0, nb, l, true);
     }
@@ -421,16 +506,6 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
         }
       }
     }
-    if (score_here) {
-      if (tap.got != w) throw Error("lazyllm: internal error: the scoring window's queries were not seen");
-      const auto t0 = std::chrono::steady_clock::now();
-      S.score_keys(tap.q.data(), w, N - w, kv[l], N, pool);
-      if (S.prune_lowest(S.cfg.rates[l], N - w) > 0) {
-        masked = true;
-        S.drop_deselected_rows();
-      }
-      probe_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
     if (progress && n > 1) (*progress)(static_cast<int>(int64_t(l + 1) * n / L), n);
   }
   // Rows that reached the end need no aux: their frontier is n_layer.
@@ -451,7 +526,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   }
   if (S.prompt_p0 + S.prompt_n <= N) {
     stats.token_layers.resize(S.prompt_n);
-    for (int i = 0; i < S.prompt_n; ++i) stats.token_layers[i] = S.f[S.prompt_p0 + i];
+    for (int i = 0; i < S.prompt_n; ++i) stats.token_layers[i] = frontier(S.prompt_p0 + i);
   }
   size_t kvb = 0, kvd = 0;
   stats.kv_rows_per_layer.clear();
@@ -470,6 +545,7 @@ void LazyLLM::truncate(int32_t n) {
   for (int32_t p = n; p < S.n_seen; ++p) {
     S.drop_aux(p);
     S.f[p] = 0;
+    S.kv_at_f[p] = 0;
   }
   S.n_seen = std::min(S.n_seen, n);
   if (S.prompt_p0 + S.prompt_n > S.n_seen) S.prompt_n = 0, S.prompt_p0 = 0;
@@ -486,7 +562,11 @@ void LazyLLM::reset() {
 
 size_t LazyLLM::aux_bytes() const { return s_->n_aux * size_t(s_->m.config().n_embd) * sizeof(float); }
 
-int LazyLLM::frontier(int32_t pos) const { return pos >= 0 && pos < s_->n_seen ? s_->f[pos] : 0; }
+int LazyLLM::frontier(int32_t pos) const {
+  return pos >= 0 && pos < s_->n_seen ? s_->f[pos] + s_->kv_at_f[pos] : 0;
+}
+
+int LazyLLM::aux_layer(int32_t pos) const { return pos >= 0 && pos < s_->n_seen ? s_->f[pos] : 0; }
 
 const float* LazyLLM::aux(int32_t pos) const {
   if (pos < 0 || pos >= s_->n_seen || s_->aux_slot[pos] < 0) return nullptr;

@@ -10,11 +10,13 @@
 //               in a decode step at most cfg.revive revived rows at any layer, best-scored first, the other
 //               candidates deselected for this step);
 //               K/V of the rows appended to layer l, attention over the *selected* tokens' keys, FFN;
-//               if rates[l] > 0: score every selected token by the attention probabilities of the last
-//               min(cfg.window, n) new tokens at l (mean over queries and heads, all selected keys up to each
-//               query, no sliding window), max-pool the scores over ±cfg.pool positions, window tokens +inf,
-//               and deselect the floor(rates[l] × selected) lowest (ties: the later position goes first);
-//               rows among them keep their output as aux and leave.
+//               if rates[l] > 0 (a split layer): first the K/V of every row, then score every selected token
+//               by the attention probabilities of the last min(cfg.window, n) new tokens at l (mean over
+//               queries and heads, all selected keys up to each query, no sliding window), max-pool the
+//               scores over ±cfg.pool positions, window tokens +inf, and deselect the floor(rates[l] ×
+//               selected) lowest (ties: the later position goes first); rows among them keep their *input*
+//               of layer l as aux and leave (their K/V at l stays); the others run attention (over the keys
+//               selected before this pruning) and FFN. A revived row that has its K/V at l runs only that.
 // A decode step with cfg.revive == 0 neither scores nor revives: it attends to every stored key.
 // rates compound: after layers with rates r1, r2 a fraction (1 - r1)(1 - r2) of the tokens is still selected.
 #pragma once
@@ -51,8 +53,11 @@ class LazyLLM {
   size_t aux_bytes() const;
 
   // Inspection (tests, docs). frontier(pos): layers [0, f) hold pos's K/V. aux(pos): the saved input of layer
-  // frontier(pos), n_embd floats, or nullptr when the token has none (f == n_layer or never evaluated).
+  // aux_layer(pos), n_embd floats, or nullptr when the token has none (f == n_layer or never evaluated).
+  // aux_layer is frontier - 1 for a token dropped at a scoring layer (that layer stored its K/V, but its
+  // attention and FFN wait for a revival), else frontier.
   int frontier(int32_t pos) const;
+  int aux_layer(int32_t pos) const;
   const float* aux(int32_t pos) const;
   // Test hooks. With tracing on, trace()[l][pos] tells whether pos's key was visible to layer l's attention
   // in the last call. A shuffle seed permutes the rows inside every forward chunk (results must not change).

@@ -477,6 +477,9 @@ void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logit
     I.lazy->eval(tokens, n, n_past_, I.kv, I.ws, I.pool, I.logits.data(), last_logits_.data(), all_logits, progress,
                  I.stats);
     n_past_ += n;
+    // Against what a dense context would store (rings on sliding-window layers; LazyLLM keeps whole stores
+    // there, so on Gemma 3 it can hold more KV than dense).
+    I.stats.kv_bytes_dense = kv_bytes_dense();
     return;
   }
   // Pruning applies to prompts: calls that want every token's logits (perplexity) or are short (decode) run
