@@ -140,6 +140,8 @@ TEST_P(LazyTiny, EachPairOnceAndFrontierNeverDecreases) {
     EXPECT_LE(st.pairs_computed, st.pairs_dense);
   }
   EXPECT_GT(revived_in_decode, 0u) << "decode steps should revive tokens the prompt pruned";
+  // Tokens the prompt dropped at a split scoring layer resume there (their K/V at that layer was stored).
+  EXPECT_GT(ctx.prune_stats().resumed, 0u);
   // aux: one hidden vector per token whose frontier is short of the last layer.
   size_t behind = 0;
   for (int x : prev) behind += x < L;

@@ -51,6 +51,8 @@ struct PruneStats {
   uint64_t pairs_computed = 0;     // (token, layer) pairs computed
   uint64_t pairs_dense = 0;        // what dense would have computed (tokens evaluated × n_layer)
   uint64_t revived = 0;            // (token, layer) pairs computed from an aux entry
+  uint64_t resumed = 0;            // rows that finished a split scoring layer where their K/V was already
+                                   // stored (attention and FFN of one layer; not in pairs_computed)
   size_t aux_bytes = 0;            // aux hidden states held now
   // SlimInfer decode-time re-scoring (rescore=N, option B), since the last pruned prefill:
   int rescore_steps = 0;           // decode steps that re-scored the prompt units

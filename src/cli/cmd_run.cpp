@@ -125,10 +125,11 @@ void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generat
       if (ctx.prune_config().method == PruneMethod::LazyLLM)
         std::fprintf(stderr,
                      "LazyLLM:         %llu of %llu (token, layer) pairs computed (%.1f%% of dense),\n"
-                     "                 %llu of them revived from aux entries; aux %.1f MiB held\n",
+                     "                 %llu of them revived from aux entries, %llu rows resumed at a split layer;\n"
+                     "                 aux %.1f MiB held\n",
                      (unsigned long long)ps.pairs_computed, (unsigned long long)ps.pairs_dense,
                      100.0 * double(ps.pairs_computed) / std::max<double>(1, double(ps.pairs_dense)),
-                     (unsigned long long)ps.revived, ps.aux_bytes / 1048576.0);
+                     (unsigned long long)ps.revived, (unsigned long long)ps.resumed, ps.aux_bytes / 1048576.0);
       if (ctx.prune_config().rescore > 0)
         std::fprintf(stderr,
                      "re-scoring:      %d of %d decode steps re-scored (%.1f ms); %.1f%% of the stored prompt keys\n"

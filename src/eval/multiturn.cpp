@@ -141,7 +141,9 @@ void MultiTurnRunner::make_contexts(const std::vector<Script>& scripts) {
 uint64_t MultiTurnRunner::call_pairs(const Context& ctx, const PruneStats& before, int n) const {
   const PruneConfig& pc = ctx.prune_config();
   const PruneStats& after = ctx.prune_stats();
-  if (pc.method == PruneMethod::LazyLLM) return after.pairs_computed - before.pairs_computed;
+  // LazyLLM: a row that resumes at a split layer (its K/V there already stored) counts as one more pair.
+  if (pc.method == PruneMethod::LazyLLM)
+    return after.pairs_computed + after.resumed - before.pairs_computed - before.resumed;
   if (pc.enabled() && n >= std::max(2, pc.min_tokens) && after.active && after.prompt_tokens == n) {
     uint64_t pairs = 0;
     for (int r : after.rows_per_layer) pairs += static_cast<uint64_t>(r);

@@ -368,7 +368,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   if (S.trace_on) S.trace.assign(L, {});
 
   std::vector<int> rows_per_layer(L, 0);
-  uint64_t revived_pairs = 0;
+  uint64_t revived_pairs = 0, resumed_rows = 0;
   double probe_s = 0;
   bool masked = false;  // some token deselected: attention needs the key mask
   // Scoring window: the last min(window, n) new tokens (a decode step: the new token alone); always kept.
@@ -455,6 +455,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
             if (S.f[p] != l) throw Error("lazyllm: internal error: (token, layer) resumed out of turn");
             S.f[p] = static_cast<int16_t>(l + 1);
             S.kv_at_f[p] = 0;
+            ++resumed_rows;
           } else if (S.f[p] != l + 1) {
             throw Error("lazyllm: internal error: a row reached attention without its K/V");
           }
@@ -516,6 +517,7 @@ void LazyLLM::eval(const int32_t* tokens, int n, int32_t n_past, std::vector<Lay
   stats.pairs_computed += pairs;
   stats.pairs_dense += uint64_t(n) * L;
   stats.revived += revived_pairs;
+  stats.resumed += resumed_rows;
   stats.aux_bytes = aux_bytes();
   if (n >= 2 || stats.prompt_tokens == 0) {
     stats.prompt_tokens = n;
