@@ -427,6 +427,33 @@ TEST(LazyConfig, ReviveOptionParsesAndRoundTrips) {
   EXPECT_THROW(parse_prune_spec("lazyllm:revive=x"), Error);
 }
 
+// Per-model defaults (docs/lazyllm.md): Gemma 3 prunes after its first two global layers (0.65, then 0.45)
+// with pool 48; other models cut once at 14/30 of the depth (0.9) with pool 32. A pool of one's own stays.
+TEST(LazyConfig, PerModelDefaults) {
+  ModelConfig gm;
+  gm.arch = Arch::Gemma3;
+  gm.n_layer = 18;
+  gm.layer_swa.assign(18, 1);
+  gm.layer_swa[5] = gm.layer_swa[11] = gm.layer_swa[17] = 0;
+  PruneConfig g = parse_prune_spec("lazyllm"), gp = parse_prune_spec("lazyllm:pool=16");
+  resolve_prune_defaults(g, gm);
+  resolve_prune_defaults(gp, gm);
+  std::vector<float> want(18, 0.f);
+  want[5] = 0.65f, want[11] = 0.45f;
+  EXPECT_EQ(g.rates, want);
+  EXPECT_EQ(g.pool, 48);
+  EXPECT_EQ(gp.pool, 16);
+  EXPECT_EQ(parse_prune_spec(to_string(g)).pool, 48);  // the resolved spec names it
+  ModelConfig sm;
+  sm.n_layer = 30;
+  PruneConfig s = parse_prune_spec("lazyllm");
+  resolve_prune_defaults(s, sm);
+  std::vector<float> want_s(30, 0.f);
+  want_s[14] = 0.9f;
+  EXPECT_EQ(s.rates, want_s);
+  EXPECT_EQ(s.pool, 32);
+}
+
 TEST(LazyConfig, RejectsWrongRateCount) {
   auto mp = Model::load(tiny("tiny-llama-q4_0.gguf"));
   ContextParams p = params("lazyllm:rates=0.1/0.1");

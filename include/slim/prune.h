@@ -27,6 +27,7 @@ struct PruneConfig {
   int window = 32;           // W: last prompt tokens whose queries score the others; always kept
   int pool = 32;             // a token's score is the max over alive tokens within ±pool positions, so the
                              // words around an attended token (the rest of a needle sentence) stay with it
+  bool pool_set = false;     // pool given by the user (else resolve_prune_defaults may pick the method's)
   std::vector<int> layers;   // prune after these layers (ascending); empty = the model's default schedule
   std::vector<float> keep;   // cumulative fraction of prompt units kept after each pruning layer
   bool evict = false;        // after prefill, also drop the pruned tokens' K/V from the pruning layer itself, so

@@ -93,7 +93,7 @@ void apply_prune_option(PruneConfig& cfg, std::string_view key_value) {
   else if (key == "unit") cfg.unit = to_int(key, v);
   else if (key == "block") cfg.block = to_int(key, v);
   else if (key == "window") cfg.window = to_int(key, v);
-  else if (key == "pool") cfg.pool = to_int(key, v);
+  else if (key == "pool") cfg.pool = to_int(key, v), cfg.pool_set = true;
   else if (key == "evict") cfg.evict = to_int(key, v) != 0;
   else if (key == "layers") cfg.layers = to_list<int>(key, v, to_int);
   else if (key == "keep") cfg.keep = to_list<float>(key, v, to_number);
@@ -269,18 +269,24 @@ void resolve_prune_defaults(PruneConfig& c, const ModelConfig& m) {
     // carry=1 on Gemma's two-layer schedule (4k needle sweep: needle tokens kept 0.885 -> 0.960, greedy
     // agreement 0.54 -> 0.62; docs/lazyllm.md). Elsewhere 0: untried over the many layers of the 10% schedule.
     if (c.carry < 0.f) c.carry = m.arch == Arch::Gemma3 ? 1.f : 0.f;
+    // pool=48 on Gemma 3: LazyLLM selects single tokens, not SlimInfer's 16-token units, so pooling alone must
+    // reach the end of a needle that follows the attended key; Gemma spells a uuid digit by digit (~40
+    // tokens after the key). 16k niah_single_3, 2 samples: pool 32 cut one uuid's last digits (needle kept
+    // 0.97, score 50), pool 48 and 64 kept both (1.00, score 100; docs/lazyllm.md).
+    if (!c.pool_set && m.arch == Arch::Gemma3) c.pool = 48;
     if (c.rates.empty()) {
       c.rates.assign(L, 0.f);
       // docs/lazyllm.md. Gemma 3: prune after the first two global layers (5 and 11 of 18; a local layer's
-      // last-token attention is confined to its window): 75% of the present tokens, then 50% of the rest,
-      // so 25% and 12.5% of the tokens go on (TTFT ~2x at 16k, the needle survives). Other models: the
-      // reference implementation's gentle 10% per layer from a quarter of the depth (compounding: 0.9^k).
+      // last-token attention is confined to its window): 65% of the present tokens, then 45% of the rest,
+      // so 35% and 19% of the tokens go on (16k: TTFT 2.39x with split scoring layers; the former 0.75/0.5,
+      // 2.71x, cut uuid needles short). Other models: one cut at 14/30 of the depth keeping 10%, where
+      // SmolLM2's question window first finds its needles (as SlimInfer's default); the reference
+      // implementation's 10% per layer from a quarter of the depth lost them (8k eval, docs/lazyllm.md).
       int globals = 0;
       if (m.arch == Arch::Gemma3 && m.layer_swa.size() == size_t(L))
         for (int l = 0; l + 1 < L && globals < 2; ++l)
-          if (!m.layer_swa[l]) c.rates[l] = globals++ == 0 ? 0.75f : 0.5f;
-      if (globals == 0)
-        for (int l = L / 4; l < L - 1; ++l) c.rates[l] = 0.1f;
+          if (!m.layer_swa[l]) c.rates[l] = globals++ == 0 ? 0.65f : 0.45f;
+      if (globals == 0) c.rates[std::max(0, std::min(L - 2, 14 * L / 30))] = 0.9f;
     }
     if (static_cast<int>(c.rates.size()) != L)
       throw Error("prune: lazyllm wants " + std::to_string(L) + " rates (one per layer), got " +
