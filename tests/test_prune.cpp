@@ -360,6 +360,23 @@ TEST(PruneSelect, MinKeepIsAFloorInTokens) {
   // kv_keep (0.375 = 5 units) is raised to what continues (6 units), never below it.
   EXPECT_EQ(kept_units(base + ",kv_keep=0.375", true), 5);
   EXPECT_EQ(kept_units(base + ",kv_keep=0.375,min_keep=24", true), 6);
+  // Second pruning layer whose kv_keep is the previous keep (evicts nothing): under a floor it still keeps
+  // all that entered (here 8 units: the floor of layer 1), not the bare ratio's 0.25.
+  {
+    PruneConfig c2 = parse_prune_spec("sliminfer:layers=1/2,keep=0.25/0.125,kv_keep=1/0.25,min_keep=32/16,"
+                                      "unit=4,block=4,window=4,pool=0");
+    resolve_prune_defaults(c2, mc);
+    auto policy = make_prefill_policy(c2);
+    PruneInput in1{1, pos.data(), 48, s.data(), 0, 48};
+    const std::vector<int> rows1 = policy->select(in1);
+    ASSERT_EQ(rows1.size(), 32u);
+    std::vector<int32_t> pos2;
+    std::vector<float> s2;
+    for (int r : rows1) pos2.push_back(pos[r]), s2.push_back(s[r]);
+    PruneInput in2{2, pos2.data(), 32, s2.data(), 0, 48};
+    EXPECT_EQ(policy->select(in2).size(), 16u);  // 16 tokens go on
+    EXPECT_EQ(policy->retain(in2).size(), 32u);  // all 32 that entered keep their K/V
+  }
   // Spec: round-trips, one count per pruning layer, non-increasing, not negative.
   PruneConfig c = parse_prune_spec("sliminfer:layers=1/2,keep=0.5/0.25,min_keep=1536/768");
   EXPECT_EQ(parse_prune_spec(to_string(c)).min_keep, (std::vector<int>{1536, 768}));

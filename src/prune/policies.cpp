@@ -79,7 +79,7 @@ class SlimInferPolicy : public PrefillPolicy {
   }
   std::vector<int> retain(const PruneInput& in) override {
     if (c_.kv_keep.empty()) return {};
-    const float kv_keep = std::max(c_.kv_keep[index(in.layer)], keep_at(in));  // a superset of what continues
+    const float kv_keep = kv_keep_at(in);
     if (c_.carry <= 0.f || !in.scores) return select_units(in, c_.unit, tail(), kv_keep, c_.pool);
     PruneInput mixed = in;  // the scores select() mixed for this layer (it always runs first)
     mixed.scores = mixed_.data();
@@ -92,16 +92,25 @@ class SlimInferPolicy : public PrefillPolicy {
       if (c_.layers[i] == l) return static_cast<int>(i);
     return -1;
   }
-  // The layer's keep ratio, raised so that at least min_keep prompt tokens (rounded up to whole units) go on.
-  float keep_at(const PruneInput& in) const {
-    const int k = index(in.layer);
+  // Keep ratio of pruning layer k (schedule index), raised so that at least min_keep prompt tokens (rounded up
+  // to whole units) go on.
+  float keep_of(int k, int n) const {
     float keep = c_.keep[k];
-    if (k < static_cast<int>(c_.min_keep.size()) && in.n > 0) {
-      const int n_units = (in.n + c_.unit - 1) / c_.unit;
+    if (k < static_cast<int>(c_.min_keep.size()) && n > 0) {
+      const int n_units = (n + c_.unit - 1) / c_.unit;
       const int floor_units = (c_.min_keep[k] + c_.unit - 1) / c_.unit;
       keep = std::max(keep, std::min(1.f, static_cast<float>(floor_units) / static_cast<float>(n_units)));
     }
     return keep;
+  }
+  float keep_at(const PruneInput& in) const { return keep_of(index(in.layer), in.n); }
+  // kv_keep of this layer: never below what goes on; a kv_keep that keeps all that entered the layer (the
+  // previous keep, Gemma's default at its second pruning layer) keeps all that entered under the floor too.
+  float kv_keep_at(const PruneInput& in) const {
+    const int k = index(in.layer);
+    float kv = c_.kv_keep[k];
+    if (k > 0 && kv >= c_.keep[k - 1]) kv = std::max(kv, keep_of(k - 1, in.n));
+    return std::max(kv, keep_at(in));
   }
   // Units touching the last tail() prompt positions are always kept: the scoring window, or more (recent=N).
   int tail() const { return std::max(c_.window, c_.recent); }
