@@ -52,7 +52,9 @@ std::string zero_rates_spec() {
 const std::vector<MultiTurnResult>& shared_run() {
   static const std::vector<MultiTurnResult> rows = [] {
     MultiTurnOptions o;
-    o.configs = {"lazyllm", zero_rates_spec(), "sliminfer"};
+    // min_keep=0: the tiny conversation is shorter than the default floor of kept tokens (1536), under which
+    // SlimInfer would not prune at all.
+    o.configs = {"lazyllm", zero_rates_spec(), "sliminfer:min_keep=0"};
     return run_multiturn(tiny_gemma(), {multiquery_sample()}, o);
   }();
   return rows;
@@ -183,7 +185,7 @@ TEST(MultiTurn, DenseHistoryFeedsDenseAnswerOneToEveryConfiguration) {
 TEST(MultiTurn, ReportStatesTheIssueConditions) {
   const std::string md = multiturn_report(shared_run(), "tiny-gemma3-q4km.gguf", "slim eval --multi-turn");
   EXPECT_NE(md.find("| lazyllm | continue | 1 |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| sliminfer | re-prefill | 1 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| sliminfer:min_keep=0 | re-prefill | 1 |"), std::string::npos) << md;
   EXPECT_NE(md.find("question 2's work at most 25% of a fresh dense prefill"), std::string::npos) << md;
   EXPECT_NE(md.find("re-prefill: **"), std::string::npos) << md;
   const std::vector<MultiTurnSummary> sum = summarize_multiturn(shared_run());

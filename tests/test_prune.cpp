@@ -325,6 +325,9 @@ TEST(PruneSelect, CarryKeepsWhatAnEarlierLayerFound) {
   EXPECT_EQ(g.kv_keep, (std::vector<float>{0.7f, 0.2f}));
   EXPECT_TRUE(goff.kv_keep.empty());
   EXPECT_TRUE(gk.kv_keep.empty());
+  // ... and keeps at least 1536 / 768 tokens (a floor under the ratios), unless the keep ratios are one's own.
+  EXPECT_EQ(g.min_keep, (std::vector<int>{1536, 768}));
+  EXPECT_TRUE(gk.min_keep.empty());
   PruneConfig goff2 = parse_prune_spec(to_string(goff));
   resolve_prune_defaults(goff2, gm);
   EXPECT_TRUE(goff2.kv_keep.empty());
