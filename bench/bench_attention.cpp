@@ -1,5 +1,6 @@
 // Attention micro-benchmark at Gemma 3 270M's global-layer shape (4 query heads, 1 kv head, head_dim 256,
-// F16 cache): a prefill block of `rows` queries after `depth` cached tokens, and one decode row.
+// F16 cache) and SmolLM2-135M's (9 query heads, 3 kv heads, head_dim 64): a prefill block of `rows`
+// queries after `depth` cached tokens, and one decode row.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -11,10 +12,10 @@
 
 namespace {
 
-void BM_Attention(benchmark::State& state) {
+void run_attention(benchmark::State& state, int n_head, int n_head_kv, int hd) {
   const int rows = static_cast<int>(state.range(0)), depth = static_cast<int>(state.range(1));
   const int threads = static_cast<int>(state.range(2));
-  const int n_head = 4, n_head_kv = 1, hd = 256, total = depth + rows;
+  const int total = depth + rows;
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
   slim::LayerKV kv;
@@ -41,12 +42,22 @@ void BM_Attention(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 
+void BM_Attention(benchmark::State& state) { run_attention(state, 4, 1, 256); }
+void BM_AttentionSmolLM2(benchmark::State& state) { run_attention(state, 9, 3, 64); }
+
 BENCHMARK(BM_Attention)
     ->ArgNames({"rows", "depth", "threads"})
     ->Args({512, 0, 2})
     ->Args({512, 4096, 2})
     ->Args({1, 4096, 2})
     ->Args({1, 16384, 2})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_AttentionSmolLM2)
+    ->ArgNames({"rows", "depth", "threads"})
+    ->Args({512, 4096, 2})
+    ->Args({1, 8192, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

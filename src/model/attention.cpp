@@ -96,42 +96,63 @@ inline void scores_tile(const float* const* q, const float* kt, int hd, float* s
 #endif
 }
 
-// acc_i[d] = fma chain over j of p_i[j] · v[j][d] (v: kTile × hd, row-major) for S states sharing the V
-// loads. Blocks of NB 16-lane columns keep S·NB independent chains in flight (one chain per column would
-// wait on the FMA latency); each element's chain over j is unchanged.
-template <int S>
-inline void accumulate_tile(float* const* acc, const float* const* p, const float* v, int hd) {
+// Where a tile's values come from: the converted f32 tile (kTile × hd, row-major), or straight from the f16
+// cache rows (rows[j]: row j's head slice, a zero row for an absent key), converted in registers.
+struct VTileF32 {
+  const float* v;
+  int hd;
+  float at(int j, int e) const { return v[size_t(j) * hd + e]; }
+#if defined(__AVX512F__)
+  __m512 load(int j, int d) const { return _mm512_loadu_ps(v + size_t(j) * hd + d); }
+#endif
+};
+struct VTileF16 {
+  const uint16_t* const* rows;
+  float at(int j, int e) const { return kernels::fp16_to_fp32(rows[j][e]); }
+#if defined(__AVX512F__)
+  __m512 load(int j, int d) const {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[j] + d)));
+  }
+#endif
+};
+
+#if defined(__AVX512F__)
+// Columns [d, d + 16·NB) of accumulate_tile: S·NB independent chains, each element's chain over j in order.
+template <int S, int NB, class V>
+inline void accumulate_cols(float* const* acc, const float* const* p, const V& v, int d) {
+  __m512 a[S][NB];
+  for (int i = 0; i < S; ++i)
+    for (int b = 0; b < NB; ++b) a[i][b] = _mm512_loadu_ps(acc[i] + d + 16 * b);
+  for (int j = 0; j < kTile; ++j) {
+    __m512 pj[S];
+    for (int i = 0; i < S; ++i) pj[i] = _mm512_set1_ps(p[i][j]);
+    for (int b = 0; b < NB; ++b) {
+      const __m512 x = v.load(j, d + 16 * b);
+      for (int i = 0; i < S; ++i) a[i][b] = _mm512_fmadd_ps(x, pj[i], a[i][b]);
+    }
+  }
+  for (int i = 0; i < S; ++i)
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc[i] + d + 16 * b, a[i][b]);
+}
+#endif
+
+// acc_i[d] = fma chain over j of p_i[j] · v[j][d] for S states sharing the V loads. Blocks of 16-lane
+// columns keep several independent chains in flight (one chain per column would wait on the FMA latency);
+// each element's chain over j is the same whatever the blocking or the V source.
+template <int S, class V>
+inline void accumulate_tile(float* const* acc, const float* const* p, const V& v, int hd) {
   int d = 0;
 #if defined(__AVX512F__)
   constexpr int NB = S >= 4 ? 4 : 8;
-  for (; d + 16 * NB <= hd; d += 16 * NB) {
-    __m512 a[S][NB];
-    for (int i = 0; i < S; ++i)
-      for (int b = 0; b < NB; ++b) a[i][b] = _mm512_loadu_ps(acc[i] + d + 16 * b);
-    for (int j = 0; j < kTile; ++j) {
-      __m512 pj[S];
-      for (int i = 0; i < S; ++i) pj[i] = _mm512_set1_ps(p[i][j]);
-      const float* vj = v + size_t(j) * hd + d;
-      for (int b = 0; b < NB; ++b) {
-        const __m512 x = _mm512_loadu_ps(vj + 16 * b);
-        for (int i = 0; i < S; ++i) a[i][b] = _mm512_fmadd_ps(x, pj[i], a[i][b]);
-      }
-    }
-    for (int i = 0; i < S; ++i)
-      for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc[i] + d + 16 * b, a[i][b]);
-  }
-  for (; d + 16 <= hd; d += 16)
-    for (int i = 0; i < S; ++i) {
-      __m512 a = _mm512_loadu_ps(acc[i] + d);
-      for (int j = 0; j < kTile; ++j)
-        a = _mm512_fmadd_ps(_mm512_loadu_ps(v + j * hd + d), _mm512_set1_ps(p[i][j]), a);
-      _mm512_storeu_ps(acc[i] + d, a);
-    }
+  for (; d + 16 * NB <= hd; d += 16 * NB) accumulate_cols<S, NB>(acc, p, v, d);
+  if constexpr (NB > 4)
+    for (; d + 64 <= hd; d += 64) accumulate_cols<S, 4>(acc, p, v, d);
+  for (; d + 16 <= hd; d += 16) accumulate_cols<S, 1>(acc, p, v, d);
 #endif
   for (int i = 0; i < S; ++i)
     for (int e = d; e < hd; ++e) {
       float a = acc[i][e];
-      for (int j = 0; j < kTile; ++j) a = std::fma(p[i][j], v[j * hd + e], a);
+      for (int j = 0; j < kTile; ++j) a = std::fma(p[i][j], v.at(j, e), a);
       acc[i][e] = a;
     }
 }
@@ -162,6 +183,30 @@ inline void transpose16(__m512 r[16]) {
     r[8 + k] = _mm512_shuffle_f32x4(e0, e1, 0xDD);
     r[4 + k] = _mm512_shuffle_f32x4(o0, o1, 0x88);
     r[12 + k] = _mm512_shuffle_f32x4(o0, o1, 0xDD);
+  }
+}
+#endif
+
+#if defined(__AVX512F__)
+// scores_tile for a few states, reading the key rows straight from the f16 cache (rows[j]: key j's head
+// slice, a zero row when absent): each 16 × 16 block is converted and transposed in registers and used at
+// once, instead of being stored as the f32 tile and loaded again. For decode, where a tile serves only the
+// group's few query heads, that round trip cost more than the arithmetic. Same chains as scores_tile (over d
+// in order from 0, fma(k, q, acc)), so the same bits. Needs hd % 16 == 0.
+template <int S>
+inline void scores_rows_f16(const float* const* q, const uint16_t* const* rows, int hd, float* sc) {
+  for (int jb = 0; jb < kTile; jb += 16) {
+    __m512 a[S];
+    for (int i = 0; i < S; ++i) a[i] = _mm512_setzero_ps();
+    for (int db = 0; db < hd; db += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[jb + i] + db)));
+      transpose16(r);
+      for (int e = 0; e < 16; ++e)
+        for (int i = 0; i < S; ++i) a[i] = _mm512_fmadd_ps(r[e], _mm512_set1_ps(q[i][db + e]), a[i]);
+    }
+    for (int i = 0; i < S; ++i) _mm512_storeu_ps(sc + i * kTile + jb, a[i]);
   }
 }
 #endif
@@ -459,19 +504,53 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   std::vector<int> slot_at(size_t(n_tiles) * kTile, -1);
   for (int j = 0; j < n_slots; ++j)
     if (kpos[j] >= 0 && (!s.key_mask || s.key_mask[kpos[j]])) slot_at[kpos[j] - p0] = j;
-  // A task is a block of kRows rows × gh heads of one kv group, sharing each converted K/V tile. Every
-  // (row, head) keeps its own softmax state, so how heads are grouped into tasks does not change any bit;
-  // with few row blocks (decode) the group's heads are split so that every thread gets work.
-  const int n_blocks = (n + kRows - 1) / kRows;
+  // Tiles whose 64 positions are all stored and visible under key_mask: for a row that sees the whole tile,
+  // the per-entry mask checks are skipped (decode visits almost only such tiles).
+  std::vector<uint8_t> tile_full(size_t(n_tiles), 1);
+  for (int t = 0; t < n_tiles; ++t)
+    for (int j = 0; j < kTile && tile_full[t]; ++j) tile_full[t] = slot_at[size_t(t) * kTile + j] >= 0;
+  // A task is a block of up to kRows rows × nh query heads of one kv group, sharing each converted K/V tile.
+  // Every (row, head) keeps its own softmax state, so how heads are grouped into tasks does not change any
+  // bit. Prefill: the tasks are taken dynamically, and with few row blocks a group's heads are split so that
+  // every thread gets work. One row (decode): thread i takes the i-th equal share of the query heads, cut at
+  // group boundaries (3 kv heads of 3 query heads on 2 threads: 5 + 4 heads, not 6 + 3).
+  struct Task {
+    int r0, g, h0, nh;
+  };
+  std::vector<Task> tasks;
+  std::vector<int> first_task;  // decode: thread i runs tasks [first_task[i], first_task[i + 1])
   const int nth = std::max(1, pool.size());
-  int n_split = 1;
-  while (int64_t(n_blocks) * s.n_head_kv * n_split < nth && n_split < group) {
-    ++n_split;
-    while (group % n_split != 0) ++n_split;
+  if (n == 1) {
+    first_task.push_back(0);
+    for (int i = 0; i < nth; ++i) {
+      int64_t hb, he;
+      ThreadPool::split(s.n_head, i, nth, hb, he);
+      for (int h = static_cast<int>(hb); h < he;) {
+        const int g = h / group, end = std::min<int>(static_cast<int>(he), (g + 1) * group);
+        tasks.push_back({0, g, h, end - h});
+        h = end;
+      }
+      first_task.push_back(static_cast<int>(tasks.size()));
+    }
+  } else {
+    const int n_blocks = (n + kRows - 1) / kRows;
+    int n_split = 1;
+    while (int64_t(n_blocks) * s.n_head_kv * n_split < nth && n_split < group) {
+      ++n_split;
+      while (group % n_split != 0) ++n_split;
+    }
+    const int gh = group / n_split;
+    for (int blk = 0; blk < n_blocks; ++blk)
+      for (int g = 0; g < s.n_head_kv; ++g)
+        for (int part = 0; part < n_split; ++part) tasks.push_back({blk * kRows, g, g * group + part * gh, gh});
   }
-  const int gh = group / n_split;
-  const int64_t n_tasks = int64_t(n_blocks) * s.n_head_kv * n_split;
   const bool f16 = kv.type() == KVType::F16;
+#if defined(__AVX512F__)
+  const bool can_fuse = f16 && hd % 16 == 0;  // scores_rows_f16 / VTileF16 for tasks of at most 4 states
+#else
+  const bool can_fuse = false;
+#endif
+  const std::vector<uint16_t> zero_row(can_fuse ? size_t(hd) : 0, 0);
   // Running softmax state (max, sum, accumulator) of every (row, head), kept across the tile ranges of a
   // streamed layer; a resident layer runs all its tiles in one range.
   thread_local std::vector<float> acc_all, mx_all, sum_all;
@@ -485,26 +564,37 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   float* const sum_base = sum_all.data();
   auto run_tiles = [&](int tile_first, int tile_last) {
     std::atomic<int64_t> next{0};
-    pool.run([&](int, int) {
+    pool.run([&](int tid, int) {
       // Per-thread scratch: one K tile (transposed) and V tile in f32, the block's scores, and pointers to
       // the block's states (query, accumulator, max, sum) and to those with a visible key in a tile.
       thread_local std::vector<float> kt, vt, sc, krow;
       thread_local std::vector<const float*> qs, ps;
       thread_local std::vector<float*> acc, mx, sum, as;
-      const size_t states = size_t(kRows) * gh;
+      thread_local std::vector<const uint16_t*> krows, vrows;
+      const size_t states = size_t(kRows) * group;
       kt.resize(size_t(hd) * kTile);
       vt.resize(size_t(kTile) * hd);
       sc.resize(states * kTile);
       krow.resize(hd);
+      krows.resize(kTile);
+      vrows.resize(kTile);
       for (auto* v : {&qs, &ps}) v->resize(states);
       for (auto* v : {&acc, &mx, &sum, &as}) v->resize(states);
+      int64_t t_end = static_cast<int64_t>(tasks.size());
+      int64_t t_static = 0;
+      if (!first_task.empty()) {
+        if (tid >= nth) return;
+        t_static = first_task[tid];
+        t_end = first_task[tid + 1];
+      }
       for (;;) {
-        const int64_t t = next.fetch_add(1);
-        if (t >= n_tasks) break;
-        const int gs = static_cast<int>(t % (int64_t(s.n_head_kv) * n_split));
-        const int g = gs / n_split, h0 = g * group + (gs % n_split) * gh;  // kv head, first query head
-        const int r0 = static_cast<int>(t / (int64_t(s.n_head_kv) * n_split)) * kRows, r1 = std::min(n, r0 + kRows);
+        const int64_t t = first_task.empty() ? next.fetch_add(1) : t_static++;
+        if (t >= t_end) break;
+        const Task& task = tasks[size_t(t)];
+        const int g = task.g, h0 = task.h0, gh = task.nh;
+        const int r0 = task.r0, r1 = std::min(n, r0 + kRows);
         const int nr = r1 - r0, ns = nr * gh;
+        const bool fused = can_fuse && ns <= 4;
         for (int st = 0; st < ns; ++st) {
           const size_t idx = size_t(r0 + st / gh) * s.n_head + h0 + st % gh;
           qs[st] = q + idx * hd;
@@ -524,24 +614,60 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
             const int32_t p = qpos[r];
             int32_t lo = std::max(tp, 0), hi = std::min(p, tp + kTile - 1);
             if (s.window > 0) lo = std::max(lo, p - s.window + 1);
-            for (int32_t kp = lo; kp <= hi && !any; ++kp) any = ts[kp - tp] >= 0;
+            if (tile_full[tile]) any = lo <= hi;
+            else
+              for (int32_t kp = lo; kp <= hi && !any; ++kp) any = ts[kp - tp] >= 0;
           }
           if (!any) continue;
-          // Convert the tile once for the whole block; absent keys are zero (their weight is zero).
-          load_tile(kv, f16, ts, g * hd, hd, kt.data(), vt.data(), krow.data());
-          int st = 0;
-          for (; st + 4 <= ns; st += 4) scores_tile<4>(qs.data() + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
-          for (; st < ns; ++st) scores_tile<1>(qs.data() + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+          const VTileF32 vf32{vt.data(), hd};
+          const VTileF16 vf16{vrows.data()};
+          if (fused) {
+            // Convert nothing up front: the score and accumulate kernels read the f16 rows directly.
+            for (int j = 0; j < kTile; ++j) {
+              const int slot = ts[j];
+              krows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.k_row(slot)) + g * hd;
+              vrows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.v_row(slot)) + g * hd;
+            }
+#if defined(__AVX512F__)
+            switch (ns) {
+              case 4: scores_rows_f16<4>(qs.data(), krows.data(), hd, sc.data()); break;
+              case 3: scores_rows_f16<3>(qs.data(), krows.data(), hd, sc.data()); break;
+              case 2: scores_rows_f16<2>(qs.data(), krows.data(), hd, sc.data()); break;
+              default: scores_rows_f16<1>(qs.data(), krows.data(), hd, sc.data()); break;
+            }
+#endif
+          } else {
+            // Convert the tile once for the whole block; absent keys are zero (their weight is zero).
+            load_tile(kv, f16, ts, g * hd, hd, kt.data(), vt.data(), krow.data());
+            int st = 0;
+            for (; st + 4 <= ns; st += 4) scores_tile<4>(qs.data() + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+            for (; st < ns; ++st) scores_tile<1>(qs.data() + st, kt.data(), hd, sc.data() + size_t(st) * kTile);
+          }
           int na = 0;  // states with a visible key in this tile
-          for (st = 0; st < ns; ++st) {
+          for (int st = 0; st < ns; ++st) {
             const int32_t p = qpos[r0 + st / gh];
             float* si = sc.data() + size_t(st) * kTile;
-            if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
-              for (int j = 0; j < kTile; ++j) si[j] *= s.kq_scale;
             float tmax = -INFINITY;
-            for (int j = 0; j < kTile; ++j) {
-              if (ts[j] < 0 || !visible(p, tp + j)) si[j] = -INFINITY;
-              tmax = std::max(tmax, si[j]);
+            const bool whole = tile_full[tile] && tp + kTile - 1 <= p && (s.window <= 0 || p - tp < s.window);
+#if defined(__AVX512F__)
+            if (whole) {  // the same products and the same (exact) maximum, 16 lanes at a time
+              const __m512 scale = _mm512_set1_ps(s.kq_scale);
+              __m512 m = _mm512_set1_ps(-INFINITY);
+              for (int j = 0; j < kTile; j += 16) {
+                __m512 x = _mm512_loadu_ps(si + j);
+                if (s.kq_scale != 1.f) _mm512_storeu_ps(si + j, x = _mm512_mul_ps(x, scale));
+                m = _mm512_max_ps(m, x);
+              }
+              tmax = _mm512_reduce_max_ps(m);
+            } else
+#endif
+            {
+              if (s.kq_scale != 1.f)  // llama.cpp scales the score tile, not q, except for Gemma 3
+                for (int j = 0; j < kTile; ++j) si[j] *= s.kq_scale;
+              for (int j = 0; j < kTile; ++j) {
+                if (!whole && (ts[j] < 0 || !visible(p, tp + j))) si[j] = -INFINITY;
+                tmax = std::max(tmax, si[j]);
+              }
             }
             if (tmax == -INFINITY) continue;  // nothing visible for this row in this tile
             float* a = acc[st];
@@ -559,10 +685,18 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
             ps[na] = si;
             ++na;
           }
-          int i = 0;
-          for (; i + 4 <= na; i += 4) accumulate_tile<4>(as.data() + i, ps.data() + i, vt.data(), hd);
-          for (; i + 2 <= na; i += 2) accumulate_tile<2>(as.data() + i, ps.data() + i, vt.data(), hd);
-          for (; i < na; ++i) accumulate_tile<1>(as.data() + i, ps.data() + i, vt.data(), hd);
+          auto accumulate = [&](const auto& v) {
+            int i = 0;
+            for (; i + 4 <= na; i += 4) accumulate_tile<4>(as.data() + i, ps.data() + i, v, hd);
+            if (na - i == 3) {
+              accumulate_tile<3>(as.data() + i, ps.data() + i, v, hd);
+              i += 3;
+            }
+            for (; i + 2 <= na; i += 2) accumulate_tile<2>(as.data() + i, ps.data() + i, v, hd);
+            for (; i < na; ++i) accumulate_tile<1>(as.data() + i, ps.data() + i, v, hd);
+          };
+          if (fused) accumulate(vf16);
+          else accumulate(vf32);
         }
       }
     });
