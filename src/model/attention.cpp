@@ -193,20 +193,42 @@ inline void transpose16(__m512 r[16]) {
 // once, instead of being stored as the f32 tile and loaded again. For decode, where a tile serves only the
 // group's few query heads, that round trip cost more than the arithmetic. Same chains as scores_tile (over d
 // in order from 0, fma(k, q, acc)), so the same bits. Needs hd % 16 == 0.
-template <int S>
-inline void scores_rows_f16(const float* const* q, const uint16_t* const* rows, int hd, float* sc) {
+// Key rows of a tile: a table of row pointers, or (the common case: slots consecutive in the tile) one base
+// pointer and a stride, which keeps the 16 loads of a block from competing for registers with the sums.
+struct KRowsTable {
+  const uint16_t* const* rows;
+  const uint16_t* row(int j) const { return rows[j]; }
+};
+struct KRowsStrided {
+  const uint16_t* base;
+  size_t stride;
+  const uint16_t* row(int j) const { return base + size_t(j) * stride; }
+};
+
+template <int S, class Rows>
+inline void scores_rows_f16(const float* const* q, const Rows& rows, int hd, float* sc) {
   for (int jb = 0; jb < kTile; jb += 16) {
     __m512 a[S];
     for (int i = 0; i < S; ++i) a[i] = _mm512_setzero_ps();
     for (int db = 0; db < hd; db += 16) {
       __m512 r[16];
       for (int i = 0; i < 16; ++i)
-        r[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[jb + i] + db)));
+        r[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows.row(jb + i) + db)));
       transpose16(r);
       for (int e = 0; e < 16; ++e)
         for (int i = 0; i < S; ++i) a[i] = _mm512_fmadd_ps(r[e], _mm512_set1_ps(q[i][db + e]), a[i]);
     }
     for (int i = 0; i < S; ++i) _mm512_storeu_ps(sc + i * kTile + jb, a[i]);
+  }
+}
+
+template <class Rows>
+inline void scores_rows_f16(int S, const float* const* q, const Rows& rows, int hd, float* sc) {
+  switch (S) {
+    case 4: scores_rows_f16<4>(q, rows, hd, sc); break;
+    case 3: scores_rows_f16<3>(q, rows, hd, sc); break;
+    case 2: scores_rows_f16<2>(q, rows, hd, sc); break;
+    default: scores_rows_f16<1>(q, rows, hd, sc); break;
   }
 }
 #endif
@@ -629,12 +651,12 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
               vrows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.v_row(slot)) + g * hd;
             }
 #if defined(__AVX512F__)
-            switch (ns) {
-              case 4: scores_rows_f16<4>(qs.data(), krows.data(), hd, sc.data()); break;
-              case 3: scores_rows_f16<3>(qs.data(), krows.data(), hd, sc.data()); break;
-              case 2: scores_rows_f16<2>(qs.data(), krows.data(), hd, sc.data()); break;
-              default: scores_rows_f16<1>(qs.data(), krows.data(), hd, sc.data()); break;
-            }
+            bool consecutive = ts[0] >= 0;
+            for (int j = 1; j < kTile && consecutive; ++j) consecutive = ts[j] == ts[0] + j;
+            if (consecutive)
+              scores_rows_f16(ns, qs.data(), KRowsStrided{krows[0], kv.row_bytes() / sizeof(uint16_t)}, hd, sc.data());
+            else
+              scores_rows_f16(ns, qs.data(), KRowsTable{krows.data()}, hd, sc.data());
 #endif
           } else {
             // Convert the tile once for the whole block; absent keys are zero (their weight is zero).
