@@ -161,7 +161,10 @@ TEST_F(EvalRunnerTiny, DenseSelfIsExactAndRandomDropIsFlagged) {
     EXPECT_EQ(self.gold_nll, d.gold_nll);
     EXPECT_EQ(self.nll_mean, d.nll_mean);
     EXPECT_EQ(self.kv_bytes, d.kv_bytes);
+    EXPECT_EQ(self.flip_margin, -1.0);
     ASSERT_TRUE(rnd.compared);
+    if (rnd.greedy_exact) EXPECT_EQ(rnd.flip_margin, -1.0);
+    else EXPECT_GE(rnd.flip_margin, 0.0) << s.id;  // dense's own greedy token is its argmax there
     kl_sum += rnd.kl.mean * rnd.steps;
     steps += rnd.steps;
     same += rnd.top1 * rnd.steps;
@@ -194,6 +197,41 @@ TEST_F(EvalRunnerTiny, DenseSelfIsExactAndRandomDropIsFlagged) {
   EXPECT_TRUE(fs::exists(dir / "results.json"));
   EXPECT_TRUE(fs::exists(dir / "ttft_vs_length.svg"));
   EXPECT_TRUE(fs::exists(dir / "needle_depth.svg"));
+  fs::remove_all(dir);
+}
+
+// Samples whose score moved are listed with where the answer diverged and dense's margin there.
+TEST(EvalReport, ListsScoreChangesWithTheDivergenceMargin) {
+  auto make = [](const std::string& id, const std::string& config, double score, double margin) {
+    Result r;
+    r.id = id;
+    r.task = "niah_single_1";
+    r.family = "ruler";
+    r.metric = "string_match_all";
+    r.target_len = 4096;
+    r.config = r.config_spec = config;
+    r.score = score;
+    r.prediction = score > 0 ? ": 9135002." : ": 10135002.";
+    r.compared = config != kDenseLabel;
+    r.greedy_exact = margin < 0;
+    r.greedy_prefix = margin < 0 ? 8 : 2;
+    r.flip_margin = margin;
+    return r;
+  };
+  const std::vector<Result> rs = {make("a/0", kDenseLabel, 100, -1), make("a/0", "sliminfer", 0, 0.125),
+                                  make("b/0", kDenseLabel, 0, -1), make("b/0", "sliminfer", 100, 2.5),
+                                  make("c/0", kDenseLabel, 100, -1), make("c/0", "sliminfer", 100, -1)};
+  const fs::path dir = fs::temp_directory_path() / "slim-eval-flip-report";
+  fs::remove_all(dir);
+  ReportOptions ro;
+  ro.out_dir = dir.string();
+  write_report(rs, ro);
+  const std::string md = read_text((dir / "report.md").string());
+  EXPECT_NE(md.find("## Samples whose score changed"), std::string::npos);
+  EXPECT_NE(md.find("1 lost (1 at a margin below 1 nat), 1 gained (0 below 1 nat)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| sliminfer | a/0 | -100.0 | 2 | 0.125 | `: 9135002.` | `: 10135002.` |"), std::string::npos);
+  EXPECT_NE(md.find("| sliminfer | b/0 | 100.0 | 2 | 2.500 |"), std::string::npos);
+  EXPECT_EQ(md.find("| sliminfer | c/0 |"), std::string::npos);  // unchanged samples are not listed
   fs::remove_all(dir);
 }
 

@@ -1,6 +1,7 @@
 #include "eval/report.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -377,6 +378,51 @@ std::vector<std::string> write_report(const std::vector<Result>& results, const 
       else md << " " << fmt(it->score, 1) << " (" << fmt_ci(it->d_score, 1) << ") |";
     }
     md << "\n";
+  }
+
+  // Samples whose task score moved: where the configuration's greedy answer left dense's, and by how much
+  // dense preferred its own token there. Score changes on 0/100 tasks are often flips of near-ties (a margin
+  // of a fraction of a nat), which the per-task means cannot tell from real losses.
+  {
+    std::map<std::string, const Result*> dense_of;
+    for (const Result& r : results)
+      if (r.config == kDenseLabel) dense_of[r.id] = &r;
+    auto clip = [](const std::string& t) {
+      std::string o;
+      for (char ch : t.substr(0, 48)) o += ch == '|' ? '/' : (ch == '\n' || ch == '`') ? ' ' : ch;
+      return "`" + o + (t.size() > 48 ? "…" : "") + "`";
+    };
+    std::ostringstream rows;
+    // Per configuration: lost, lost at a margin < 1 nat, gained, gained at < 1, margin not recorded.
+    std::map<std::string, std::array<int, 5>> tally;
+    for (const Result& r : results) {
+      if (!r.compared || !generative(r) || r.config == kDenseSelfLabel) continue;
+      auto d = dense_of.find(r.id);
+      if (d == dense_of.end() || r.score == d->second->score) continue;
+      const bool lost = r.score < d->second->score, near = r.flip_margin >= 0 && r.flip_margin < 1.0;
+      auto& t = tally[r.config];
+      t[lost ? 0 : 2] += 1;
+      t[lost ? 1 : 3] += near;
+      t[4] += std::isnan(r.flip_margin);
+      rows << "| " << name(r.config) << " | " << r.id << " | " << fmt(r.score - d->second->score, 1) << " | "
+           << (r.greedy_exact ? "—" : std::to_string(r.greedy_prefix)) << " | "
+           << (std::isnan(r.flip_margin) || r.flip_margin < 0 ? "—" : fmt(r.flip_margin, 3)) << " | "
+           << clip(d->second->prediction) << " | " << clip(r.prediction) << " |\n";
+    }
+    if (!tally.empty()) {
+      md << "\n## Samples whose score changed\n\n"
+            "Where the configuration's greedy answer first left dense's (token index) and dense's margin there: "
+            "ln p_dense(its token) − ln p_dense(the configuration's token), in nats. Below 1 nat dense was close "
+            "to a tie.\n\n";
+      for (const auto& [cfg, t] : tally)
+        md << "- `" << name(cfg) << "`: " << t[0] << " lost (" << t[1] << " at a margin below 1 nat), " << t[2]
+           << " gained (" << t[3] << " below 1 nat)"
+           << (t[4] ? "; " + std::to_string(t[4]) + " without a recorded margin (results from before the field)" : "")
+           << "\n";
+      md << "\n| config | sample | Δ score | diverged at | dense margin | dense answer | answer |\n"
+            "|---|---|---|---|---|---|---|\n"
+         << rows.str();
+    }
   }
 
   md << "\n## Detail per task × length × configuration\n\n"

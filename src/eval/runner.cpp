@@ -297,6 +297,8 @@ Result MatrixRunner::run_config(const Sample& s, ConfigRun& c, ConfigRun& dense,
     if (diverge < 0 && mine != dense_tok) {
       diverge = i;
       own = mine;
+      const float* dl = &ref.step_logits[static_cast<size_t>(i) * n_vocab_];
+      r.flip_margin = token_nll(dl, n_vocab_, mine) - token_nll(dl, n_vocab_, dense_tok);
     }
     if (i + 1 < n) {
       ctx.eval(&dense_tok, 1);
@@ -563,7 +565,7 @@ std::string to_json_line(const Result& r) {
                      {"kl_max", r.kl.max},           {"top1", r.top1},
                      {"steps", r.steps},             {"greedy_prefix", r.greedy_prefix},
                      {"greedy_frac", r.greedy_frac}, {"greedy_exact", r.greedy_exact},
-                     {"dp_rms", r.dp_rms}};
+                     {"dp_rms", r.dp_rms},           {"flip_margin", r.flip_margin}};
   }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);  // answers may hold broken UTF-8
 }
@@ -609,6 +611,8 @@ Result result_from_json_line(const std::string& line) {
     r.greedy_frac = v.value("greedy_frac", 1.0);
     r.greedy_exact = v.value("greedy_exact", true);
     r.dp_rms = v.value("dp_rms", 0.0);
+    // Results written before the field existed: unknown (NaN) when the answers diverged.
+    r.flip_margin = v.value("flip_margin", r.greedy_exact ? -1.0 : std::nan(""));
   }
   return r;
 }

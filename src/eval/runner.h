@@ -68,6 +68,10 @@ struct Result {
   double greedy_frac = 1;     // greedy_prefix / dense greedy length
   bool greedy_exact = true;
   double dp_rms = 0;          // RMS of p_config(next) - p_dense(next)
+  // At the first divergence: how much dense preferred its token over the configuration's choice, in nats
+  // (ln p_dense(dense's token) - ln p_dense(config's token)); -1 when the answers agree. A small margin means
+  // dense itself was near a tie there, so a tiny perturbation flips the answer.
+  double flip_margin = -1;
 
   // "ppl" samples: mean NLL per scored continuation token (its exp is the perplexity).
   double nll_mean = 0;
