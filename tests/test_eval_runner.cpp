@@ -128,6 +128,16 @@ TEST(EvalFidelity, SummaryAndBootstrap) {
   EXPECT_EQ(same.hi, 0);
 }
 
+TEST(EvalFidelity, SignTestIsTheExactBinomialTail) {
+  EXPECT_DOUBLE_EQ(sign_test_p(0, 0), 1.0);
+  EXPECT_DOUBLE_EQ(sign_test_p(1, 1), 1.0);
+  EXPECT_NEAR(sign_test_p(3, 0), 0.25, 1e-12);      // 2 * (1/2)^3
+  EXPECT_NEAR(sign_test_p(0, 6), 0.03125, 1e-12);   // 2 * (1/2)^6
+  EXPECT_NEAR(sign_test_p(8, 2), 0.109375, 1e-12);  // 2 * (1 + 10 + 45) / 1024
+  EXPECT_DOUBLE_EQ(sign_test_p(2, 8), sign_test_p(8, 2));
+  EXPECT_LT(sign_test_p(2000, 1000), 1e-20);        // large n neither overflows nor returns NaN
+}
+
 TEST(EvalReport, SvgChartIsWellFormed) {
   const std::string svg = svg_line_chart("t <x>", "x", "y", {{"a", {{1, 2}, {2, 3}}}, {"b & c", {{1, 1}}}});
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
@@ -228,7 +238,9 @@ TEST(EvalReport, ListsScoreChangesWithTheDivergenceMargin) {
   write_report(rs, ro);
   const std::string md = read_text((dir / "report.md").string());
   EXPECT_NE(md.find("## Samples whose score changed"), std::string::npos);
-  EXPECT_NE(md.find("1 lost (1 at a margin below 1 nat), 1 gained (0 below 1 nat)"), std::string::npos) << md;
+  EXPECT_NE(md.find("1 lost (1 at a margin below 1 nat), 1 gained (0 below 1 nat); sign test p = 1.000"),
+            std::string::npos)
+      << md;
   EXPECT_NE(md.find("| sliminfer | a/0 | -100.0 | 2 | 0.125 | `: 9135002.` | `: 10135002.` |"), std::string::npos);
   EXPECT_NE(md.find("| sliminfer | b/0 | 100.0 | 2 | 2.500 |"), std::string::npos);
   EXPECT_EQ(md.find("| sliminfer | c/0 |"), std::string::npos);  // unchanged samples are not listed

@@ -63,6 +63,16 @@ Summary summarize(std::vector<double> values) {
   return r;
 }
 
+double sign_test_p(int a, int b) {
+  const int n = a + b, k = std::min(a, b);
+  if (n == 0) return 1.0;
+  // P(X <= k) for X ~ Binomial(n, 1/2), summed in logs so that large n cannot overflow.
+  double tail = 0;
+  for (int i = 0; i <= k; ++i)
+    tail += std::exp(std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) - n * std::log(2.0));
+  return std::min(1.0, 2 * tail);
+}
+
 Interval paired_bootstrap(const std::vector<double>& dense, const std::vector<double>& config, int resamples,
                           uint64_t seed) {
   Interval r;

@@ -60,6 +60,10 @@ struct Interval {
 Interval paired_bootstrap(const std::vector<double>& dense, const std::vector<double>& config, int resamples = 1000,
                           uint64_t seed = 20240601);
 
+// Two-sided exact sign test: the probability, if each changed sample went either way with probability 1/2,
+// of a split of `a` against `b` at least as lopsided as the one seen. 1 when nothing changed.
+double sign_test_p(int a, int b);
+
 // Per layer: fraction of the tokens in `spans` ([begin, end) prompt indices = positions) whose K/V the layer
 // still holds (Context::layer_positions). 1 everywhere for dense, except sliding-window layers.
 std::vector<double> needle_retention(const Context& ctx, const std::vector<std::pair<int, int>>& spans);

@@ -413,12 +413,13 @@ std::vector<std::string> write_report(const std::vector<Result>& results, const 
       md << "\n## Samples whose score changed\n\n"
             "Where the configuration's greedy answer first left dense's (token index) and dense's margin there: "
             "ln p_dense(its token) − ln p_dense(the configuration's token), in nats. Below 1 nat dense was close "
-            "to a tie.\n\n";
+            "to a tie. The sign test asks whether losses and gains could be coin flips (two-sided exact binomial "
+            "p of the lost/gained split; small p: the changes lean one way).\n\n";
       for (const auto& [cfg, t] : tally)
         md << "- `" << name(cfg) << "`: " << t[0] << " lost (" << t[1] << " at a margin below 1 nat), " << t[2]
            << " gained (" << t[3] << " below 1 nat)"
            << (t[4] ? "; " + std::to_string(t[4]) + " without a recorded margin (results from before the field)" : "")
-           << "\n";
+           << "; sign test p = " << fmt(sign_test_p(t[0], t[2]), 3) << "\n";
       md << "\n| config | sample | Δ score | diverged at | dense margin | dense answer | answer |\n"
             "|---|---|---|---|---|---|---|\n"
          << rows.str();
