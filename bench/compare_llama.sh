@@ -5,21 +5,24 @@
 # Run by hand (minutes on 2 cores), not in CI:
 #   bench/compare_llama.sh                      # both models in models/, -t 2 -p 512 -n 128 -d 4096 -r 2
 #   bench/compare_llama.sh -r 3 -d 0 models/smollm2-135m-instruct-q4_1.gguf
+#   bench/compare_llama.sh -d 0 -T 8192,16384 -r 1   # also tg N at depths 8192 and 16384 (decode at depth)
 # Environment: LLAMA_BIN (folder with llama-bench; default: the path in /tmp/llama-ref.out), SLIM (the slim
 # binary; default: build/slim).
-# Tests: pp P and tg N from an empty context, plus pp P @ dD for each depth D > 0 in -d (llama-bench's -d).
+# Tests: pp P and tg N from an empty context, plus pp P @ dD for each depth D > 0 in -d (llama-bench's -d), plus
+# tg N @ dD for each depth in -T (off by default: each run first fills D tokens, untimed, which takes a while).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-THREADS=2 PROMPT=512 GEN=128 DEPTHS=4096 REPS=2
-while getopts "t:p:n:d:r:h" opt; do
+THREADS=2 PROMPT=512 GEN=128 DEPTHS=4096 TG_DEPTHS= REPS=2
+while getopts "t:p:n:d:T:r:h" opt; do
   case $opt in
     t) THREADS=$OPTARG ;;
     p) PROMPT=$OPTARG ;;
     n) GEN=$OPTARG ;;
     d) DEPTHS=$OPTARG ;;
+    T) TG_DEPTHS=$OPTARG ;;
     r) REPS=$OPTARG ;;
-    *) sed -n '2,11p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -41,6 +44,10 @@ IFS=, read -ra DLIST <<< "$DEPTHS"
 for d in "${DLIST[@]}"; do
   [ "$d" -gt 0 ] && GROUPS_ARGS+=("-p $PROMPT -n 0 -d $d")
 done
+if [ -n "$TG_DEPTHS" ]; then
+  IFS=, read -ra TLIST <<< "$TG_DEPTHS"
+  for d in "${TLIST[@]}"; do GROUPS_ARGS+=("-p 0 -n $GEN -d $d"); done
+fi
 
 i=0
 for m in "${MODELS[@]}"; do
