@@ -230,7 +230,9 @@ TEST(EvalReport, ListsScoreChangesWithTheDivergenceMargin) {
   };
   const std::vector<Result> rs = {make("a/0", kDenseLabel, 100, -1), make("a/0", "sliminfer", 0, 0.125),
                                   make("b/0", kDenseLabel, 0, -1), make("b/0", "sliminfer", 100, 2.5),
-                                  make("c/0", kDenseLabel, 100, -1), make("c/0", "sliminfer", 100, -1)};
+                                  make("c/0", kDenseLabel, 100, -1), make("c/0", "sliminfer", 100, -1),
+                                  make("a/0", "lazyllm", 0, 0.125),  make("b/0", "lazyllm", 0, -1),
+                                  make("c/0", "lazyllm", 100, -1)};
   const fs::path dir = fs::temp_directory_path() / "slim-eval-flip-report";
   fs::remove_all(dir);
   ReportOptions ro;
@@ -244,6 +246,17 @@ TEST(EvalReport, ListsScoreChangesWithTheDivergenceMargin) {
   EXPECT_NE(md.find("| sliminfer | a/0 | -100.0 | 2 | 0.125 | `: 9135002.` | `: 10135002.` |"), std::string::npos);
   EXPECT_NE(md.find("| sliminfer | b/0 | 100.0 | 2 | 2.500 |"), std::string::npos);
   EXPECT_EQ(md.find("| sliminfer | c/0 |"), std::string::npos);  // unchanged samples are not listed
+  // The accuracy bar: sliminfer's loss and gain cancel; lazyllm is 33.3 below dense on its one cell.
+  EXPECT_NE(md.find("- `sliminfer`: mean Δ score 0.0 (within the 1-point bar); no cell more than 3 below dense — "
+                    "**meets the bar**"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("- `lazyllm`: mean Δ score -33.3 (outside the 1-point bar); 1 cell(s) more than 3 below dense: "
+                    "niah_single_1@4096 -33.3 (n=3) — misses the bar"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("`lazyllm`: 1 lost (1 at a margin below 1 nat), 0 gained (0 below 1 nat); sign test p = 1.000"),
+            std::string::npos);
   fs::remove_all(dir);
 }
 

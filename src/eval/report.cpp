@@ -359,6 +359,33 @@ std::vector<std::string> write_report(const std::vector<Result>& results, const 
        << (c.retention_n ? fmt(c.retention, 3) : "—") << " | " << fmt(c.ttft_ms, 0) << " | " << fmt(c.speedup, 2)
        << "× | " << fmt(c.kv_ratio, 3) << " | " << c.verdict << " |\n";
 
+  // The accuracy bar of the pruning issues, as point estimates: mean score at most 1 point below dense, and no
+  // task × length cell more than 3 points below. Shown beside the flips' sign test (below), because with a few
+  // samples per cell one flipped near tie decides it.
+  {
+    std::ostringstream bar;
+    for (const CellStats& c : a.by_config) {
+      if (!c.compared || !c.generative || c.config == kDenseSelfLabel) continue;
+      std::ostringstream below;
+      int n_below = 0;
+      for (const CellStats& t : a.cells)
+        if (t.config == c.config && t.generative && t.compared && t.d_score.mean < -3.0)
+          below << (n_below++ ? ", " : "") << t.task << "@" << t.length << " " << fmt(t.d_score.mean, 1) << " (n="
+                << t.n << ")";
+      const bool mean_ok = c.d_score.mean >= -1.0;
+      bar << "- `" << name(c.config) << "`: mean Δ score " << fmt(c.d_score.mean, 1) << " ("
+          << (mean_ok ? "within" : "outside") << " the 1-point bar); "
+          << (n_below ? std::to_string(n_below) + " cell(s) more than 3 below dense: " + below.str()
+                      : std::string("no cell more than 3 below dense"))
+          << (mean_ok && !n_below ? " — **meets the bar**" : " — misses the bar") << "\n";
+    }
+    if (!bar.str().empty())
+      md << "\n## Accuracy bar (point estimates)\n\nMean task score at most 1 point below dense, and no task × "
+            "length cell more than 3 points below it. With few samples per cell, read it beside the sign test "
+            "under \"Samples whose score changed\".\n\n"
+         << bar.str();
+  }
+
   md << "\n## Task scores by task × length\n\n| task | L | n | metric |";
   for (const std::string& c : a.configs) md << " " << name(c) << " |";
   md << "\n|---|---|---|---|";
