@@ -54,7 +54,11 @@ check bad-prune-opt 1 "keep ratios must be" -- "$slim" run -m "$m" -p hi --prune
 check bench-prune 0 "vs dense" -- "$slim" bench -m "$m" -p 0 -n 0 --ttft 600 -r 1 --prune dense \
   --prune sliminfer:layers=1,keep=0.3,min_tokens=64
 check eval-ci 0 "report" -- "$slim" eval --tier ci -m "$m" -o "$tmp/eval"
+# --report-only keeps the run's model (from run.json, not the default model) and a note added to its Command line.
+sed -i 's/^\(Command: `[^`]*`\).*$/\1 (note kept)  /' "$tmp/eval/report.md"
+check eval-report-only 0 "^Model: .tiny-gemma3-q4km.gguf" -- sh -c "'$slim' eval --report-only -o '$tmp/eval' &&
+  grep -q '^Command: .*--tier ci.* (note kept)  \$' '$tmp/eval/report.md' && cat '$tmp/eval/report.md'"
 
-passed=$((21 - fail))
+passed=$((22 - fail))
 echo "$passed passed, $fail failed"
 [ "$fail" = 0 ]

@@ -354,7 +354,29 @@ int eval_command(const EvalOptions& o) {
   if (o.report_only) {
     const std::vector<eval::Result> results = eval::read_results(dir + "/results.jsonl", dir + "/timings.jsonl");
     if (results.empty()) throw Error("eval: no results in " + dir + "/results.jsonl");
-    ro.command.clear();  // the results may come from several commands
+    // The model and command are those of the run, not of this invocation's defaults: the model from run.json,
+    // the command from the report being replaced (it may have been edited to name several commands).
+    ro.command.clear();
+    if (std::ifstream manifest(dir + "/run.json"); manifest) {
+      try {
+        nlohmann::json m;
+        manifest >> m;
+        if (m.contains("model") && m["model"].is_string()) ro.model = m["model"].get<std::string>();
+      } catch (const std::exception&) {
+        // a damaged manifest only loses the model line
+      }
+    }
+    if (std::ifstream old(dir + "/report.md"); old) {
+      std::string line;
+      while (std::getline(old, line))
+        if (line.rfind("Command: `", 0) == 0) {
+          const size_t end = line.find('`', 10);  // a command holds no backquote; a note after it may
+          if (end == std::string::npos) break;
+          ro.command = line.substr(10, end - 10);
+          ro.command_note = line.substr(end + 1);
+          break;
+        }
+    }
     for (const std::string& p : eval::write_report(results, ro)) std::fprintf(stderr, "wrote %s\n", p.c_str());
     return 0;
   }

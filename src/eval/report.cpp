@@ -337,7 +337,8 @@ std::vector<std::string> write_report(const std::vector<Result>& results, const 
   std::ostringstream md;
   md << "# slim eval report\n\n";
   if (!opt.model.empty()) md << "Model: `" << opt.model << "`  \n";
-  if (!opt.command.empty()) md << "Command: `" << opt.command << "`  \n";
+  if (!opt.command.empty())
+    md << "Command: `" << opt.command << "`" << (opt.command_note.empty() ? "  " : opt.command_note) << "\n";
   size_t n_samples = 0;
   for (const Result& r : results) n_samples += r.config == kDenseLabel;
   md << "Samples: " << n_samples << "; configurations: " << a.configs.size() << "; lengths:";

@@ -56,6 +56,7 @@ struct ReportOptions {
   std::string out_dir;
   std::string model;     // model file / name for the header
   std::string command;   // the command line that produced the results
+  std::string command_note;  // text after it on the Command line (--report-only keeps a hand-written note)
   int resamples = 1000;
 };
 
