@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "simd/cpu.h"
 #include "slim/context.h"
 #include "slim/error.h"
 
@@ -317,6 +318,7 @@ int bench_command(const BenchOptions& o) {
   }
 
   const bool show_prune = prunes.size() > 1 || prunes.front() != "dense";
+  std::printf("cpu: %s; kernels: %s\n\n", simd::cpu_model().c_str(), simd::describe(simd::active()).c_str());
   std::printf("| model | size | params | threads |%s test | t/s (ttft, e2e: ms) |%s\n",
               show_prune ? " prune |" : "", show_prune ? " vs dense | prompt KV MiB (dense) |" : "");
   std::printf("| --- | ---: | ---: | ---: |%s ---: | ---: |%s\n", show_prune ? " --- |" : "",

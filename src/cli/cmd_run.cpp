@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "prune/explain.h"
+#include "simd/cpu.h"
 #include "slim/chat.h"
 #include "slim/context.h"
 #include "slim/error.h"
@@ -91,8 +92,11 @@ Generation generate(Context& ctx, Sampler& sampler, const RunOptions& o, const T
   return g;
 }
 
-void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generation& g, const Context& ctx) {
+void print_timings(double load_ms, int n_prompt, double prompt_ms, const Generation& g, const Context& ctx,
+                   int n_threads) {
   std::fprintf(stderr, "\n\n--- timings ---\n");
+  std::fprintf(stderr, "cpu:             %s, %d threads\n", simd::describe(simd::active()).c_str(),
+               n_threads);
   std::fprintf(stderr, "load:            %10.1f ms\n", load_ms);
   std::fprintf(stderr, "prompt:          %10.1f ms  %6d tokens  %8.1f t/s\n", prompt_ms, n_prompt,
                n_prompt / std::max(prompt_ms / 1000.0, 1e-9));
@@ -229,7 +233,7 @@ int run_command(const RunOptions& o) {
     std::fprintf(stderr, "\nwrote %s\n", o.explain.c_str());
   }
   std::fflush(stdout);
-  print_timings(load_ms, static_cast<int>(ids.size()), prompt_ms, g, ctx);
+  print_timings(load_ms, static_cast<int>(ids.size()), prompt_ms, g, ctx, cp.n_threads);
   return 0;
 }
 

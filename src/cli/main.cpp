@@ -4,6 +4,7 @@
 
 #include "cli/cmd_eval.h"
 #include "cli/commands.h"
+#include "simd/cpu.h"
 #include "slim/error.h"
 
 namespace slim::cli {
@@ -45,6 +46,16 @@ int main(int argc, char** argv) {
       "slim — long-context LLM inference on the CPU, with dynamic token pruning.\n"
       "Loads GGUF models (Gemma 3, Llama, Qwen2, Qwen3). Start with:  slim run -p \"Hello\""};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    std::string v = "slim " SLIM_VERSION "\ncpu: " + slim::simd::cpu_model() + "\nkernels: ";
+    for (auto t : slim::simd::available()) v += std::string(slim::simd::name(t)) + " ";
+    try {
+      v += "(in use: " + slim::simd::describe(slim::simd::active()) + "; set SLIM_CPU to force one)";
+    } catch (const slim::Error& e) {
+      v += std::string("(") + e.what() + ")";
+    }
+    return v;
+  });
   RunOptions run;
   InspectOptions inspect;
   PerplexityOptions ppl;
@@ -61,6 +72,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    // Pick the kernels' SIMD target now, so that a bad $SLIM_CPU is reported here and not in a worker thread.
+    slim::simd::active();
     if (run.selected) return run_command(run);
     if (inspect.selected) return inspect_command(inspect);
     if (ppl.selected) return perplexity_command(ppl);

@@ -1,6 +1,14 @@
+// Attention kernels, compiled once per SIMD target (simd/foreach_target.h): this file includes itself once
+// per pass with SLIM_NS set; the outer pass holds the includes and the dispatching entry point.
+#ifndef SLIM_NS
+// GCC 12's 512-bit intrinsics trip -W(maybe-)uninitialized on their internal _mm512_undefined_*().
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "model/attention.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +22,21 @@
 #include "slim/error.h"
 #include "tensor/kernels.h"
 #include "tensor/ops.h"
+#include "simd/dispatch.h"
+
+#define SLIM_TARGET_INCLUDE "model/attention.cpp"
+#include "simd/foreach_target.h"
+
+namespace slim {
+
+void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, const AttentionShape& s, float* out,
+               ThreadPool& pool) {
+  SLIM_DISPATCH(attention)(q, qpos, n, kv, s, out, pool);
+}
+
+}  // namespace slim
+
+#else  // one SIMD pass
 
 // Numerics (see docs/correctness.md). The arithmetic follows what llama.cpp's CPU flash attention does for
 // a batch of query rows (its tiled f32 path), so that our attention output is bit-identical to its output
@@ -30,8 +53,10 @@
 //  - the output accumulator gets, per element, a sequential FMA chain over the tile's keys (p_j * v_j);
 //  - finally out = acc * (1 / S).
 // Masked and padding entries contribute exact zeros, so the result does not depend on how rows are grouped.
-namespace slim {
+namespace slim::SLIM_NS {
 namespace {
+
+#include "tensor/vec-inl.h"
 
 constexpr int kTile = 64;  // keys per tile (llama.cpp's KV tile of the tiled path)
 constexpr int kRows = 16;  // query rows per task (shares the K/V tile conversion)
@@ -48,11 +73,20 @@ inline float sum16(const float* v) {
 // p[0..kTile) = exp(s - mx) in place; returns their sum (per 16 lanes in float, across groups in double).
 inline double exp_tile(float* s, float mx) {
   double sum = 0.0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#if SLIM_AVX512
   for (int i = 0; i < kTile; i += 16) {
-    const __m512 e = ops::exp_approx16(_mm512_sub_ps(_mm512_loadu_ps(s + i), _mm512_set1_ps(mx)));
+    const __m512 e = exp_approx16(_mm512_sub_ps(_mm512_loadu_ps(s + i), _mm512_set1_ps(mx)));
     _mm512_storeu_ps(s + i, e);
     sum += static_cast<double>(_mm512_reduce_add_ps(e));
+  }
+#elif SLIM_AVX2
+  const __m256 m = _mm256_set1_ps(mx);
+  for (int i = 0; i < kTile; i += 16) {
+    const __m256 e0 = exp_approx8(_mm256_sub_ps(_mm256_loadu_ps(s + i), m));
+    const __m256 e1 = exp_approx8(_mm256_sub_ps(_mm256_loadu_ps(s + i + 8), m));
+    _mm256_storeu_ps(s + i, e0);
+    _mm256_storeu_ps(s + i + 8, e1);
+    sum += static_cast<double>(hsum16(e0, e1));
   }
 #else
   for (int i = 0; i < kTile; i += 16) {
@@ -68,7 +102,7 @@ inline double exp_tile(float* s, float mx) {
 // one sequential chain over d starting from 0.
 template <int S>
 inline void scores_tile(const float* const* q, const float* kt, int hd, float* sc) {
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   __m512 a[S][4];
   for (int i = 0; i < S; ++i)
     for (int c = 0; c < 4; ++c) a[i][c] = _mm512_setzero_ps();
@@ -86,6 +120,25 @@ inline void scores_tile(const float* const* q, const float* kt, int hd, float* s
   }
   for (int i = 0; i < S; ++i)
     for (int c = 0; c < 4; ++c) _mm512_storeu_ps(sc + i * kTile + 16 * c, a[i][c]);
+#elif SLIM_AVX2
+  // 16 ymm registers: S states × 16 keys per pass over d (S <= 4: 8 sums, 2 key loads, S broadcasts).
+  for (int c0 = 0; c0 < kTile; c0 += 16) {
+    __m256 a[S][2];
+    for (int i = 0; i < S; ++i) a[i][0] = a[i][1] = _mm256_setzero_ps();
+    for (int d = 0; d < hd; ++d) {
+      const float* k = kt + size_t(d) * kTile + c0;
+      const __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
+      for (int i = 0; i < S; ++i) {
+        const __m256 qd = _mm256_broadcast_ss(&q[i][d]);
+        a[i][0] = _mm256_fmadd_ps(k0, qd, a[i][0]);
+        a[i][1] = _mm256_fmadd_ps(k1, qd, a[i][1]);
+      }
+    }
+    for (int i = 0; i < S; ++i) {
+      _mm256_storeu_ps(sc + i * kTile + c0, a[i][0]);
+      _mm256_storeu_ps(sc + i * kTile + c0 + 8, a[i][1]);
+    }
+  }
 #else
   for (int i = 0; i < S; ++i) {
     float* si = sc + i * kTile;
@@ -102,21 +155,29 @@ struct VTileF32 {
   const float* v;
   int hd;
   float at(int j, int e) const { return v[size_t(j) * hd + e]; }
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   __m512 load(int j, int d) const { return _mm512_loadu_ps(v + size_t(j) * hd + d); }
+#endif
+#if SLIM_AVX2
+  __m256 load8(int j, int d) const { return _mm256_loadu_ps(v + size_t(j) * hd + d); }
 #endif
 };
 struct VTileF16 {
   const uint16_t* const* rows;
   float at(int j, int e) const { return kernels::fp16_to_fp32(rows[j][e]); }
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   __m512 load(int j, int d) const {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[j] + d)));
   }
 #endif
+#if SLIM_AVX2
+  __m256 load8(int j, int d) const {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + d)));
+  }
+#endif
 };
 
-#if defined(__AVX512F__)
+#if SLIM_AVX512
 // Columns [d, d + 16·NB) of accumulate_tile: S·NB independent chains, each element's chain over j in order.
 template <int S, int NB, class V>
 inline void accumulate_cols(float* const* acc, const float* const* p, const V& v, int d) {
@@ -134,6 +195,24 @@ inline void accumulate_cols(float* const* acc, const float* const* p, const V& v
   for (int i = 0; i < S; ++i)
     for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc[i] + d + 16 * b, a[i][b]);
 }
+#elif SLIM_AVX2
+// Columns [d, d + 8·NB) of accumulate_tile on 8-lane registers (S·NB <= 8 sums).
+template <int S, int NB, class V>
+inline void accumulate_cols8(float* const* acc, const float* const* p, const V& v, int d) {
+  __m256 a[S][NB];
+  for (int i = 0; i < S; ++i)
+    for (int b = 0; b < NB; ++b) a[i][b] = _mm256_loadu_ps(acc[i] + d + 8 * b);
+  for (int j = 0; j < kTile; ++j) {
+    __m256 pj[S];
+    for (int i = 0; i < S; ++i) pj[i] = _mm256_broadcast_ss(&p[i][j]);
+    for (int b = 0; b < NB; ++b) {
+      const __m256 x = v.load8(j, d + 8 * b);
+      for (int i = 0; i < S; ++i) a[i][b] = _mm256_fmadd_ps(x, pj[i], a[i][b]);
+    }
+  }
+  for (int i = 0; i < S; ++i)
+    for (int b = 0; b < NB; ++b) _mm256_storeu_ps(acc[i] + d + 8 * b, a[i][b]);
+}
 #endif
 
 // acc_i[d] = fma chain over j of p_i[j] · v[j][d] for S states sharing the V loads. Blocks of 16-lane
@@ -142,12 +221,16 @@ inline void accumulate_cols(float* const* acc, const float* const* p, const V& v
 template <int S, class V>
 inline void accumulate_tile(float* const* acc, const float* const* p, const V& v, int hd) {
   int d = 0;
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   constexpr int NB = S >= 4 ? 4 : 8;
   for (; d + 16 * NB <= hd; d += 16 * NB) accumulate_cols<S, NB>(acc, p, v, d);
   if constexpr (NB > 4)
     for (; d + 64 <= hd; d += 64) accumulate_cols<S, 4>(acc, p, v, d);
   for (; d + 16 <= hd; d += 16) accumulate_cols<S, 1>(acc, p, v, d);
+#elif SLIM_AVX2
+  constexpr int NB = S >= 3 ? 2 : 4;
+  for (; d + 8 * NB <= hd; d += 8 * NB) accumulate_cols8<S, NB>(acc, p, v, d);
+  for (; d + 8 <= hd; d += 8) accumulate_cols8<S, 1>(acc, p, v, d);
 #endif
   for (int i = 0; i < S; ++i)
     for (int e = d; e < hd; ++e) {
@@ -162,7 +245,7 @@ inline void load_row(bool f16, const void* base, int off, int hd, float* dst) {
   else std::copy_n(static_cast<const float*>(base) + off, hd, dst);
 }
 
-#if defined(__AVX512F__)
+#if SLIM_AVX512
 // In-register transpose of a 16 × 16 float block: r[i] holds row i on entry, column i on exit.
 inline void transpose16(__m512 r[16]) {
   __m512 t[16], u[16];
@@ -187,7 +270,6 @@ inline void transpose16(__m512 r[16]) {
 }
 #endif
 
-#if defined(__AVX512F__)
 // scores_tile for a few states, reading the key rows straight from the f16 cache (rows[j]: key j's head
 // slice, a zero row when absent): each 16 × 16 block is converted and transposed in registers and used at
 // once, instead of being stored as the f32 tile and loaded again. For decode, where a tile serves only the
@@ -205,6 +287,7 @@ struct KRowsStrided {
   const uint16_t* row(int j) const { return base + size_t(j) * stride; }
 };
 
+#if SLIM_AVX512
 template <int S, class Rows>
 inline void scores_rows_f16(const float* const* q, const Rows& rows, int hd, float* sc) {
   for (int jb = 0; jb < kTile; jb += 16) {
@@ -221,6 +304,27 @@ inline void scores_rows_f16(const float* const* q, const Rows& rows, int hd, flo
     for (int i = 0; i < S; ++i) _mm512_storeu_ps(sc + i * kTile + jb, a[i]);
   }
 }
+#elif SLIM_AVX2
+// The same on 8 × 8 blocks.
+template <int S, class Rows>
+inline void scores_rows_f16(const float* const* q, const Rows& rows, int hd, float* sc) {
+  for (int jb = 0; jb < kTile; jb += 8) {
+    __m256 a[S];
+    for (int i = 0; i < S; ++i) a[i] = _mm256_setzero_ps();
+    for (int db = 0; db < hd; db += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i)
+        r[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows.row(jb + i) + db)));
+      transpose8(r);
+      for (int e = 0; e < 8; ++e)
+        for (int i = 0; i < S; ++i) a[i] = _mm256_fmadd_ps(r[e], _mm256_broadcast_ss(&q[i][db + e]), a[i]);
+    }
+    for (int i = 0; i < S; ++i) _mm256_storeu_ps(sc + i * kTile + jb, a[i]);
+  }
+}
+#endif
+
+#if SLIM_AVX2
 
 template <class Rows>
 inline void scores_rows_f16(int S, const float* const* q, const Rows& rows, int hd, float* sc) {
@@ -241,7 +345,7 @@ inline void load_tile(const LayerKV& kv, bool f16, const int* ts, int off, int h
     if (ts[j] >= 0) load_row(f16, kv.v_row(ts[j]), off, hd, vt + size_t(j) * hd);
     else std::fill(vt + size_t(j) * hd, vt + size_t(j + 1) * hd, 0.f);
   }
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   if (hd % 16 == 0) {
     for (int jb = 0; jb < kTile; jb += 16)
       for (int db = 0; db < hd; db += 16) {
@@ -256,6 +360,24 @@ inline void load_tile(const LayerKV& kv, bool f16, const int* ts, int off, int h
         }
         transpose16(r);
         for (int i = 0; i < 16; ++i) _mm512_storeu_ps(kt + size_t(db + i) * kTile + jb, r[i]);
+      }
+    return;
+  }
+#elif SLIM_AVX2
+  if (hd % 8 == 0) {
+    for (int jb = 0; jb < kTile; jb += 8)
+      for (int db = 0; db < hd; db += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) {
+          const int slot = ts[jb + i];
+          if (slot < 0) r[i] = _mm256_setzero_ps();
+          else if (f16)
+            r[i] = _mm256_cvtph_ps(_mm_loadu_si128(
+                reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(kv.k_row(slot)) + off + db)));
+          else r[i] = _mm256_loadu_ps(static_cast<const float*>(kv.k_row(slot)) + off + db);
+        }
+        transpose8(r);
+        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(kt + size_t(db + i) * kTile + jb, r[i]);
       }
     return;
   }
@@ -294,20 +416,21 @@ constexpr int kStep = 64;  // ggml's f16/f32 dot step on AVX-512 (4 registers of
 inline float to_f32(uint16_t h) { return kernels::fp16_to_fp32(h); }
 inline float to_f32(float f) { return f; }
 
+#if SLIM_AVX512
+inline __m512 load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+#endif
+
 template <class T>
 float dot(const T* k, const T* q, int n) {
   const int np = n / kStep * kStep;
   float acc[4][16] = {};
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  auto load = [](const T* p) {
-    if constexpr (std::is_same_v<T, uint16_t>)
-      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    else
-      return _mm512_loadu_ps(p);
-  };
   for (int i = 0; i < np; i += kStep)
-    for (int j = 0; j < 4; ++j) a[j] = _mm512_fmadd_ps(load(k + i + 16 * j), load(q + i + 16 * j), a[j]);
+    for (int j = 0; j < 4; ++j) a[j] = _mm512_fmadd_ps(load16(k + i + 16 * j), load16(q + i + 16 * j), a[j]);
   a[0] = _mm512_add_ps(a[0], a[2]);
   a[1] = _mm512_add_ps(a[1], a[3]);
   a[0] = _mm512_add_ps(a[0], a[1]);
@@ -338,7 +461,7 @@ float dot(const T* k, const T* q, int n) {
 // acc[d] = round(fma(v[d], w, acc[d])) — the rounding is to f16 for an f16 accumulator.
 inline void mad(uint16_t* acc, const uint16_t* v, float w, int n) {
   int d = 0;
-#if defined(__AVX512F__)
+#if SLIM_AVX512
   const __m512 wv = _mm512_set1_ps(w);
   for (; d + 16 <= n; d += 16) {
     const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + d)));
@@ -567,7 +690,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
         for (int part = 0; part < n_split; ++part) tasks.push_back({blk * kRows, g, g * group + part * gh, gh});
   }
   const bool f16 = kv.type() == KVType::F16;
-#if defined(__AVX512F__)
+#if SLIM_AVX2
   const bool can_fuse = f16 && hd % 16 == 0;  // scores_rows_f16 / VTileF16 for tasks of at most 4 states
 #else
   const bool can_fuse = false;
@@ -650,7 +773,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
               krows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.k_row(slot)) + g * hd;
               vrows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.v_row(slot)) + g * hd;
             }
-#if defined(__AVX512F__)
+#if SLIM_AVX2
             bool consecutive = ts[0] >= 0;
             for (int j = 1; j < kTile && consecutive; ++j) consecutive = ts[j] == ts[0] + j;
             if (consecutive)
@@ -671,7 +794,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
             float* si = sc.data() + size_t(st) * kTile;
             float tmax = -INFINITY;
             const bool whole = tile_full[tile] && tp + kTile - 1 <= p && (s.window <= 0 || p - tp < s.window);
-#if defined(__AVX512F__)
+#if SLIM_AVX512
             if (whole) {  // the same products and the same (exact) maximum, 16 lanes at a time
               const __m512 scale = _mm512_set1_ps(s.kq_scale);
               __m512 m = _mm512_set1_ps(-INFINITY);
@@ -681,6 +804,17 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
                 m = _mm512_max_ps(m, x);
               }
               tmax = _mm512_reduce_max_ps(m);
+            } else
+#elif SLIM_AVX2
+            if (whole) {
+              const __m256 scale = _mm256_set1_ps(s.kq_scale);
+              __m256 m = _mm256_set1_ps(-INFINITY);
+              for (int j = 0; j < kTile; j += 8) {
+                __m256 x = _mm256_loadu_ps(si + j);
+                if (s.kq_scale != 1.f) _mm256_storeu_ps(si + j, x = _mm256_mul_ps(x, scale));
+                m = _mm256_max_ps(m, x);
+              }
+              tmax = hmax8(m);
             } else
 #endif
             {
@@ -744,4 +878,6 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
   }
 }
 
-}  // namespace slim
+}  // namespace slim::SLIM_NS
+
+#endif  // SLIM_NS

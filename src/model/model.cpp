@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "simd/cpu.h"
 #include "slim/error.h"
 #include "slim/types.h"
 
@@ -129,6 +130,7 @@ void check_vector(const TensorView& t, int64_t n) {
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path) {
+  simd::active();  // choose the kernels' SIMD target here: a bad $SLIM_CPU throws in the caller's thread
   std::unique_ptr<Model> m(new Model());
   m->file_ = GgufFile::open(path);
   const GgufFile& f = *m->file_;

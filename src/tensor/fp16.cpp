@@ -1,12 +1,20 @@
-// fp16 / bf16 conversions: portable bit-exact versions and SIMD row converters.
+// fp16 / bf16 conversions: portable bit-exact versions and SIMD row converters (compiled once per SIMD
+// target: this file includes itself per pass, simd/foreach_target.h).
+#ifndef SLIM_NS
 // GCC 12's 512-bit intrinsics trip -W(maybe-)uninitialized on their internal _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include <cstring>
 
+#include "simd/dispatch.h"
 #include "tensor/kernels.h"
+
+#define SLIM_TARGET_INCLUDE "tensor/fp16.cpp"
+#include "simd/foreach_target.h"
 
 namespace slim::kernels {
 
@@ -63,34 +71,8 @@ uint16_t fp32_to_fp16_sw(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
-void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
-  int64_t i = 0;
-#if defined(__AVX512F__)
-  // The attention reads the fp16 KV cache through this: 512-bit converts run at full rate here.
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
-#endif
-#if defined(__F16C__)
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-#endif
-  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
-}
-
-void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
-  int64_t i = 0;
-#if defined(__AVX512F__)
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
-                        _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-#endif
-#if defined(__F16C__)
-  for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
-                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-#endif
-  for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
-}
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) { SLIM_DISPATCH(fp16_to_fp32_row)(src, dst, n); }
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) { SLIM_DISPATCH(fp32_to_fp16_row)(src, dst, n); }
 
 // The bf16 loops are plain integer code that the compiler vectorizes; no vcvtneps2bf16, which
 // flushes subnormals and would not match ggml's rounding.
@@ -103,3 +85,40 @@ void fp32_to_bf16_row(const float* src, uint16_t* dst, int64_t n) {
 }
 
 }  // namespace slim::kernels
+
+#else  // one SIMD pass
+
+namespace slim::kernels::SLIM_NS {
+
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+#if SLIM_AVX512
+  // The attention reads the fp16 KV cache through this: 512-bit converts run at full rate here.
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
+#endif
+#if SLIM_AVX2
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+#endif
+  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+}
+
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+#if SLIM_AVX512
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+#if SLIM_AVX2
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+}
+
+}  // namespace slim::kernels::SLIM_NS
+
+#endif  // SLIM_NS

@@ -1,9 +1,20 @@
+// Row ops; swiglu is compiled once per SIMD target (simd/foreach_target.h: this file includes itself per pass).
+#ifndef SLIM_NS
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "tensor/ops.h"
 
 #include <cmath>
 #include <vector>
 
 #include "tensor/kernels.h"
+#include "simd/dispatch.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#define SLIM_TARGET_INCLUDE "tensor/ops.cpp"
+#include "simd/foreach_target.h"
 
 namespace slim::ops {
 
@@ -113,24 +124,6 @@ float exp_approx(float x) {
   return std::ldexp(std::fma(std::fma(hi, u, mid), u, lo), static_cast<int>(n));
 }
 
-// ggml's SwiGLU: blocks of 16 use x / (1 + exp_approx(-x)), the tail uses libm's expf. We do the same so the
-// FFN input of the down projection is bit-identical.
-void swiglu(const float* gate, const float* up, float* out, int n) {
-  int i = 0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-  for (; i + 16 <= n; i += 16) {
-    const __m512 x = _mm512_loadu_ps(gate + i);
-    const __m512 e = exp_approx16(_mm512_sub_ps(_mm512_setzero_ps(), x));
-    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-    _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
-  }
-#else
-  for (; i + 16 <= n; i += 16)
-    for (int j = i; j < i + 16; ++j) out[j] = gate[j] / (1.0f + exp_approx(-gate[j])) * up[j];
-#endif
-  for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
-}
-
 void add_inplace(float* y, const float* x, int n) {
   for (int i = 0; i < n; ++i) y[i] += x[i];
 }
@@ -140,3 +133,43 @@ void scale_inplace(float* y, float s, int n) {
 }
 
 }  // namespace slim::ops
+
+namespace slim::ops {
+void swiglu(const float* gate, const float* up, float* out, int n) { SLIM_DISPATCH(swiglu)(gate, up, out, n); }
+}  // namespace slim::ops
+
+#else  // one SIMD pass
+
+namespace slim::ops::SLIM_NS {
+
+#include "tensor/vec-inl.h"
+
+// ggml's SwiGLU: blocks of 16 use x / (1 + exp_approx(-x)), the tail uses libm's expf. We do the same so the
+// FFN input of the down projection is bit-identical.
+void swiglu(const float* gate, const float* up, float* out, int n) {
+  int i = 0;
+#if SLIM_AVX512
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(gate + i);
+    const __m512 e = exp_approx16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
+  }
+#elif SLIM_AVX2
+  for (; i + 16 <= n; i += 16)  // whole blocks of 16, as above (the tail keeps libm's expf)
+    for (int h = i; h < i + 16; h += 8) {
+      const __m256 x = _mm256_loadu_ps(gate + h);
+      const __m256 e = exp_approx8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+      const __m256 s = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+      _mm256_storeu_ps(out + h, _mm256_mul_ps(s, _mm256_loadu_ps(up + h)));
+    }
+#else
+  for (; i + 16 <= n; i += 16)
+    for (int j = i; j < i + 16; ++j) out[j] = gate[j] / (1.0f + exp_approx(-gate[j])) * up[j];
+#endif
+  for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+}  // namespace slim::ops::SLIM_NS
+
+#endif  // SLIM_NS

@@ -1,18 +1,10 @@
-// SIMD kernels (AVX-512 VNNI or AVX2, chosen at compile time) behind the public dispatchers:
+// SIMD kernels (AVX-512 VNNI, AVX2 or scalar: one pass each) behind the public dispatchers:
 // activation quantizers, vec_dot (the 1×1 matmul tile) and the activation packer used by matmul.
-// GCC 12's 512-bit intrinsics trip -Wmaybe-uninitialized on their internal _mm512_undefined_*().
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+// Per-target file (see matmul_tiles-inl.h).
 
-#include <cmath>
-#include <cstring>
-#include <vector>
+namespace slim::kernels::SLIM_NS {
 
-#include "tensor/kernels.h"
-#include "tensor/matmul_tiles.h"
-#include "tensor/quant_blocks.h"
-
-namespace slim::kernels {
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n);
 
 using namespace detail;
 
@@ -134,7 +126,7 @@ void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst) {
   BlockQ8_K t;
   for (int64_t b = 0; b < nsb; ++b) {
     uint8_t* pb = dst + b * kRowQ4K;
-    quantize_row_q8_K(x + 256 * b, &t, 256);
+    SLIM_NS::quantize_row_q8_K(x + 256 * b, &t, 256);
     std::memcpy(pb, t.qs, 256);
     auto* bp = reinterpret_cast<int32_t*>(pb + 256);
     for (int i = 0; i < 4; ++i) {
@@ -151,7 +143,7 @@ void pack_pair_k(const float* x0, const float* x1, int64_t nsb, uint8_t* dst) {
     uint8_t* pb = dst + b * kPairK;
     for (int h = 0; h < 2; ++h) {
       const float* x = h ? x1 : x0;
-      if (x) quantize_row_q8_K(x + 256 * b, &t[h], 256);
+      if (x) SLIM_NS::quantize_row_q8_K(x + 256 * b, &t[h], 256);
       else std::memset(&t[h], 0, sizeof t[h]);
     }
     for (int j = 0; j < 8; ++j) {
@@ -300,16 +292,4 @@ float vec_dot(DType t, int64_t n, const void* w, const void* a) {
 #endif
 }
 
-void dequantize_row(DType t, const void* src, float* dst, int64_t n) { dequantize_row_ref(t, src, dst, n); }
-
-const char* kernel_isa() {
-#if SLIM_VNNI
-  return "avx512vnni";
-#elif SLIM_SIMD
-  return "avx2";
-#else
-  return "scalar";
-#endif
-}
-
-}  // namespace slim::kernels
+}  // namespace slim::kernels::SLIM_NS

@@ -13,32 +13,13 @@
 //  * K-quants (× Q8_K): u8×s8 pairs (vpmaddubsw, no saturation: q <= 63, |a| <= 127) then s16×s16 with the
 //    sub-block scale accumulated in int32 (vpdpwssd) over the whole 256-super-block; one float scaling
 //    per super-block. Mins (Q4_K/Q5_K) and the -32 offset (Q6_K) use the activation's bsums.
-#pragma once
-// GCC 12's 512-bit intrinsics trip -W(maybe-)uninitialized on their internal _mm512_undefined_*().
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
+// Per-target file: included once per SIMD pass by tensor/matmul_targets.cpp (simd/foreach_target.h), which
+// includes the system headers first and defines SLIM_NS / SLIM_SIMD / SLIM_VNNI for the pass.
 
-#include <cmath>
-#include <cstdint>
-#include <cstring>
+namespace slim::kernels::SLIM_NS::detail {
 
-#include "tensor/kernels.h"
-#include "tensor/quant_blocks.h"
+using namespace ::slim::kernels::detail;  // the block structs (quant_blocks.h)
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__FMA__) && \
-    defined(__F16C__)
-#define SLIM_SIMD 1
-#define SLIM_VNNI 1
-#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#define SLIM_SIMD 1
-#define SLIM_VNNI 0
-#else
-#define SLIM_SIMD 0
-#define SLIM_VNNI 0
-#endif
-
-namespace slim::kernels::detail {
 
 // ---------------------------------------------------------------------------------------------------
 // Activation packs (the matmul's private format; values identical to the ggml activation blocks)
@@ -906,4 +887,4 @@ inline void tile_f(const uint8_t* w, size_t ws, const float* const* act, int64_t
 
 #endif  // SLIM_SIMD
 
-}  // namespace slim::kernels::detail
+}  // namespace slim::kernels::SLIM_NS::detail

@@ -2,22 +2,9 @@
 // format the weight's dot product wants); blocks of output rows (× chunks of activation rows) are
 // handed out to the pool's threads and computed in register tiles (matmul_tiles.h): straight from the
 // GGUF rows for GEMV, from decoded rows for GEMM, on AVX-512 with activation rows in pairs.
-#include <algorithm>
-#include <atomic>
-#include <cstring>
-#include <memory>
-#include <string>
-#include <thread>
-#include <type_traits>
-#include <vector>
+// Per-target file (see matmul_tiles-inl.h).
 
-#include "runtime/thread_pool.h"
-#include "slim/error.h"
-#include "tensor/kernels.h"
-#include "tensor/matmul_tiles.h"
-#include "tensor/quant_blocks.h"
-
-namespace slim::kernels {
+namespace slim::kernels::SLIM_NS {
 
 using namespace detail;
 
@@ -302,7 +289,7 @@ void pack_row_q4k_plan(const Plan&, const float* x0, const float*, int64_t cols,
 
 [[maybe_unused]] void pack_a(const Plan& p, const float* x, int64_t cols, uint8_t* dst) { pack_act_a(x, cols / 32, p.offset, dst); }
 [[maybe_unused]] void pack_k(const Plan&, const float* x, int64_t cols, uint8_t* dst) {
-  quantize_row_q8_K(x, reinterpret_cast<BlockQ8_K*>(dst), cols);
+  SLIM_NS::quantize_row_q8_K(x, reinterpret_cast<BlockQ8_K*>(dst), cols);
 }
 // F16/BF16 weights: activations are rounded to the weight type (as ggml converts them) and kept as f32.
 [[maybe_unused]] void pack_f(const Plan& p, const float* x, int64_t cols, uint8_t* dst) {
@@ -524,36 +511,4 @@ void matmul_rows(const Weight& w, const float* x, int64_t m, int64_t ldx, float*
   else p.run(w, act, stride, m, y, ldy, o0, o1);
 }
 
-void matmul_ref(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) {
-  const int64_t n = w.cols;
-  const DType at = vec_dot_type(w.type);
-  std::vector<uint8_t> q(activation_row_bytes(w.type, n));
-  std::vector<float> wd(n);
-  std::vector<std::vector<float>> xs(m, std::vector<float>(n));
-  for (int64_t i = 0; i < m; ++i) {
-    // Quantize then dequantize X with the activation type the fast path uses.
-    quantize_activation_row(w.type, x + i * ldx, q.data(), n);
-    if (at == DType::Q8_0 || at == DType::Q8_1) {
-      const size_t bs = at == DType::Q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ8_1);
-      for (int64_t b = 0; b < n / 32; ++b) {
-        const uint8_t* blk = q.data() + b * bs;
-        uint16_t d;
-        std::memcpy(&d, blk, 2);
-        const auto* qs = reinterpret_cast<const int8_t*>(blk + bs - 32);
-        for (int j = 0; j < 32; ++j) xs[i][b * 32 + j] = fp16_to_fp32(d) * static_cast<float>(qs[j]);
-      }
-    } else {
-      dequantize_row_ref(at, q.data(), xs[i].data(), n);
-    }
-  }
-  for (int64_t o = 0; o < w.rows; ++o) {
-    dequantize_row_ref(w.type, w.data + o * w.row_stride, wd.data(), n);
-    for (int64_t i = 0; i < m; ++i) {
-      double s = 0.0;
-      for (int64_t j = 0; j < n; ++j) s += static_cast<double>(wd[j]) * xs[i][j];
-      y[i * ldy + o] = static_cast<float>(s);
-    }
-  }
-}
-
-}  // namespace slim::kernels
+}  // namespace slim::kernels::SLIM_NS

@@ -1,0 +1,143 @@
+#include "simd/cpu.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+
+#include "slim/error.h"
+
+namespace slim::simd {
+
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+constexpr bool kX86 = true;
+#else
+constexpr bool kX86 = false;
+#endif
+
+// -1: not chosen yet. Relaxed is enough: every thread that reads it computes the same choice.
+std::atomic<int> g_active{-1};
+
+Target choose() {
+  if (const char* env = std::getenv("SLIM_CPU"); env && *env) {
+    const Target t = parse(env);
+    if (!compiled(t)) throw Error(std::string("SLIM_CPU=") + env + ": this build has no " + name(t) + " kernels");
+    if (!cpu_supports(t))
+      throw Error(std::string("SLIM_CPU=") + env + ": this CPU lacks the instructions of the " + describe(t) +
+                  " target");
+    return t;
+  }
+  return available().back();
+}
+
+}  // namespace
+
+bool compiled(Target t) {
+  switch (t) {
+    case Target::kScalar: return true;
+#if defined(SLIM_KERNELS_X86_SIMD)
+    case Target::kAVX2:
+    case Target::kAVX512: return true;
+#endif
+    default: return false;
+  }
+}
+
+bool cpu_supports(Target t) {
+  switch (t) {
+    case Target::kScalar: return true;
+    case Target::kAVX2:
+#if defined(__x86_64__) || defined(__i386__)
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+             __builtin_cpu_supports("bmi2");
+#else
+      return false;
+#endif
+    case Target::kAVX512:
+#if defined(__x86_64__) || defined(__i386__)
+      // The integer GEMM tiles need VNNI; AVX-512 CPUs without it (Skylake-SP) run the avx2 target.
+      return cpu_supports(Target::kAVX2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+      return false;
+#endif
+    case Target::kNEON:
+#if defined(__aarch64__)
+      return true;
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+std::vector<Target> available() {
+  std::vector<Target> out{Target::kScalar};
+  for (Target t : {Target::kAVX2, Target::kAVX512, Target::kNEON})
+    if (compiled(t) && cpu_supports(t)) out.push_back(t);
+  return out;
+}
+
+Target active() {
+  int v = g_active.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = static_cast<int>(choose());
+    g_active.store(v, std::memory_order_relaxed);
+  }
+  return static_cast<Target>(v);
+}
+
+void force(Target t) {
+  if (!compiled(t)) throw Error(std::string("cpu target ") + name(t) + ": not compiled into this build");
+  if (!cpu_supports(t)) throw Error(std::string("cpu target ") + name(t) + ": this CPU lacks its instructions");
+  g_active.store(static_cast<int>(t), std::memory_order_relaxed);
+}
+
+Target parse(const std::string& s) {
+  if (s == "scalar") return Target::kScalar;
+  if (s == "avx2") return Target::kAVX2;
+  if (s == "avx512") return Target::kAVX512;
+  if (s == "neon") return Target::kNEON;
+  throw Error("SLIM_CPU=" + s + ": unknown target (valid: scalar, avx2, avx512, neon)");
+}
+
+const char* name(Target t) {
+  switch (t) {
+    case Target::kScalar: return "scalar";
+    case Target::kAVX2: return "avx2";
+    case Target::kAVX512: return "avx512";
+    case Target::kNEON: return "neon";
+  }
+  return "?";
+}
+
+std::string describe(Target t) {
+  switch (t) {
+    case Target::kScalar: return "scalar (reference loops)";
+    case Target::kAVX2: return "avx2 (AVX2 FMA F16C)";
+    case Target::kAVX512: return "avx512 (AVX512F BW DQ VL VNNI)";
+    case Target::kNEON: return "neon";
+  }
+  return "?";
+}
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    if (key == "model name" || key == "Model" || key == "CPU part") {
+      std::string v = line.substr(colon + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      if (!v.empty()) return v;
+    }
+  }
+  (void)kX86;
+  return "unknown CPU";
+}
+
+}  // namespace slim::simd

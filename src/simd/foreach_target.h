@@ -1,0 +1,60 @@
+// Compiles one kernel module once per SIMD target, the way Highway's foreach_target.h does: define
+// SLIM_TARGET_INCLUDE to the module's "-inl.h" file, then include this header. Each pass puts the module in
+// its own namespace (SLIM_NS: t_scalar, t_avx2, t_avx512) under `#pragma GCC target`, so one binary holds
+// every variant and nothing compiled for AVX-512 can leak into a path that runs on an AVX2 CPU (templates
+// and inline helpers live in the per-target namespace; headers are included before the first pass, at the
+// baseline ISA). simd/dispatch.h picks a variant at run time from simd::active().
+//
+// Inside a pass, code tests the target with these macros (never with __AVX512F__ & co., which the target
+// pragma does not define):
+//   SLIM_AVX2     1 on the avx2 and avx512 passes (AVX2 + FMA + F16C + BMI2 available)
+//   SLIM_AVX512   1 on the avx512 pass (AVX512F/BW/DQ/VL + VNNI available)
+//   SLIM_SIMD, SLIM_VNNI: the older names of SLIM_AVX2 / SLIM_AVX512 used by the matmul tiles.
+// SLIM_KERNELS_X86_SIMD (set by CMake for GCC on x86-64) enables the avx2 and avx512 passes.
+#ifndef SLIM_TARGET_INCLUDE
+#error "define SLIM_TARGET_INCLUDE before including simd/foreach_target.h"
+#endif
+
+#define SLIM_NS t_scalar
+#define SLIM_AVX2 0
+#define SLIM_AVX512 0
+#define SLIM_SIMD 0
+#define SLIM_VNNI 0
+#include SLIM_TARGET_INCLUDE
+#undef SLIM_NS
+#undef SLIM_AVX2
+#undef SLIM_AVX512
+#undef SLIM_SIMD
+#undef SLIM_VNNI
+
+#if defined(SLIM_KERNELS_X86_SIMD)
+#pragma GCC push_options
+#pragma GCC target("avx,avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt,movbe")
+#define SLIM_NS t_avx2
+#define SLIM_AVX2 1
+#define SLIM_AVX512 0
+#define SLIM_SIMD 1
+#define SLIM_VNNI 0
+#include SLIM_TARGET_INCLUDE
+#undef SLIM_NS
+#undef SLIM_AVX2
+#undef SLIM_AVX512
+#undef SLIM_SIMD
+#undef SLIM_VNNI
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx,avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt,movbe,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
+#define SLIM_NS t_avx512
+#define SLIM_AVX2 1
+#define SLIM_AVX512 1
+#define SLIM_SIMD 1
+#define SLIM_VNNI 1
+#include SLIM_TARGET_INCLUDE
+#undef SLIM_NS
+#undef SLIM_AVX2
+#undef SLIM_AVX512
+#undef SLIM_SIMD
+#undef SLIM_VNNI
+#pragma GCC pop_options
+#endif
