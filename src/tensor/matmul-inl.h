@@ -40,7 +40,7 @@ Scratch& scratch() {
 #if SLIM_VNNI
 constexpr int kR = 4, kC = 4;
 #else
-constexpr int kR = 2, kC = 2;
+constexpr int kR = 2, kC = 4;
 #endif
 constexpr int kRv = 4;  // GEMV tile height (one activation row leaves registers for 4 weight rows)
 
