@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the kernel and model tests with the kernels forced to one SIMD target (SLIM_CPU), so every target the
+# machine has is tested against the scalar references. Exits 77 (CTest: skipped) where the CPU or the build
+# lacks the target.  usage: run_on_target.sh BUILD_DIR TARGET
+set -euo pipefail
+build=$1 target=$2
+if ! "$build/slim" --version | grep -q "^kernels:.* $target "; then
+  if ! "$build/slim" --version | grep -q "^kernels: $target "; then
+    echo "target $target: not available on this CPU / build ($("$build/slim" --version | grep '^kernels'))"
+    exit 77
+  fi
+fi
+filter='Dispatch.*:AttentionKernel*:Matmul.*:VecDot.*:Dequant.*:ActQuant.*:Quantize.*:Fp16.*:Bf16.*:TinyModel.*:LlamaAgreement.*:PruneTiny.*:LazyTiny.*'
+# The real-model agreement tests (PPL / KL / greedy vs llama.cpp's fixtures) on the SIMD targets; the scalar
+# matmul is the reference order, minutes per real model.
+[ "$target" = scalar ] || filter="$filter:Real/RealModelTest.*"
+SLIM_CPU=$target exec "$build/slim_tests" --gtest_filter="$filter"
