@@ -62,6 +62,10 @@ for m in "${MODELS[@]}"; do
   done
 done
 
+# Which machine and which kernels: ratios only mean something with these beside them.
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; llama.cpp: $LLAMA_BIN"
+echo "slim $("$SLIM" --version | grep '^kernels:')"
+echo
 python3 - "$TMP" "$i" <<'EOF'
 import json, os, sys
 tmp, n = sys.argv[1], int(sys.argv[2])
