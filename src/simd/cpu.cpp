@@ -1,6 +1,9 @@
 #include "simd/cpu.h"
 
 #include <atomic>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <fstream>
 
@@ -44,24 +47,44 @@ bool compiled(Target t) {
   }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+namespace {
+// CPUID + XGETBV (works with GCC and Clang alike; Clang 14's __builtin_cpu_supports lacks "f16c").
+struct X86Features {
+  bool avx2 = false, avx512 = false;
+  X86Features() {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!osxsave || !avx) return;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    const bool os_avx = (lo & 0x6u) == 0x6u, os_avx512 = (lo & 0xE6u) == 0xE6u;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    const bool avx2_bit = b & (1u << 5), bmi2 = b & (1u << 8);
+    const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
+    const bool vnni = c & (1u << 11);
+    avx2 = os_avx && avx2_bit && fma && f16c && bmi2;
+    // The integer GEMM tiles need VNNI; AVX-512 CPUs without it (Skylake-SP) run the avx2 target.
+    avx512 = avx2 && os_avx512 && f && dq && bw && vl && vnni;
+  }
+};
+const X86Features& x86() {
+  static const X86Features f;
+  return f;
+}
+}  // namespace
+#endif
+
 bool cpu_supports(Target t) {
   switch (t) {
     case Target::kScalar: return true;
+#if defined(__x86_64__) || defined(__i386__)
+    case Target::kAVX2: return x86().avx2;
+    case Target::kAVX512: return x86().avx512;
+#else
     case Target::kAVX2:
-#if defined(__x86_64__) || defined(__i386__)
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-             __builtin_cpu_supports("bmi2");
-#else
-      return false;
-#endif
-    case Target::kAVX512:
-#if defined(__x86_64__) || defined(__i386__)
-      // The integer GEMM tiles need VNNI; AVX-512 CPUs without it (Skylake-SP) run the avx2 target.
-      return cpu_supports(Target::kAVX2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-#else
-      return false;
+    case Target::kAVX512: return false;
 #endif
     case Target::kNEON:
 #if defined(__aarch64__)
