@@ -52,7 +52,9 @@ TEST(Dispatch, ParsesTargetsAndRefusesUnknownOnes) {
   EXPECT_EQ(av.front(), Target::kScalar);
   for (Target t : {Target::kScalar, Target::kAVX2, Target::kAVX512, Target::kNEON}) {
     const bool usable = simd::compiled(t) && simd::cpu_supports(t);
-    if (!usable) EXPECT_THROW(simd::force(t), Error) << simd::name(t);
+    if (!usable) {
+      EXPECT_THROW(simd::force(t), Error) << simd::name(t);
+    }
   }
   EXPECT_STREQ(k::kernel_isa(), simd::name(simd::active()));
 }

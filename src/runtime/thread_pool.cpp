@@ -1,6 +1,6 @@
 #include "runtime/thread_pool.h"
 
-#include <immintrin.h>
+#include "simd/relax.h"
 
 namespace slim {
 
@@ -31,7 +31,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   fn(0, n_);
   // Wait for the workers: spin briefly (regions are short), then sleep on the counter so a busy machine
   // (other processes on our cores) does not see us burn the time slice a worker needs.
-  for (int spins = 0; spins < kSpins && pending_.load(std::memory_order_acquire) != 0; ++spins) _mm_pause();
+  for (int spins = 0; spins < kSpins && pending_.load(std::memory_order_acquire) != 0; ++spins) simd::cpu_relax();
   for (int p; (p = pending_.load(std::memory_order_acquire)) != 0;) pending_.wait(p, std::memory_order_acquire);
   job_ = nullptr;
 }
@@ -43,7 +43,7 @@ void ThreadPool::worker(int tid) {
     int spins = 0;
     while ((g = generation_.load(std::memory_order_acquire)) == seen) {
       if (++spins < kSpins) {
-        _mm_pause();
+        simd::cpu_relax();
       } else {
         generation_.wait(seen, std::memory_order_acquire);
       }

@@ -4,6 +4,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 #include <cstdlib>
 #include <fstream>
 
@@ -42,6 +45,9 @@ bool compiled(Target t) {
 #if defined(SLIM_KERNELS_X86_SIMD)
     case Target::kAVX2:
     case Target::kAVX512: return true;
+#endif
+#if defined(SLIM_KERNELS_ARM_SIMD)
+    case Target::kNEON: return true;
 #endif
     default: return false;
   }
@@ -141,9 +147,21 @@ std::string describe(Target t) {
     case Target::kScalar: return "scalar (reference loops)";
     case Target::kAVX2: return "avx2 (AVX2 FMA F16C)";
     case Target::kAVX512: return "avx512 (AVX512F BW DQ VL VNNI)";
-    case Target::kNEON: return "neon";
+    case Target::kNEON: return has_dotprod() ? "neon (NEON dotprod)" : "neon (NEON)";
   }
   return "?";
+}
+
+bool has_dotprod() {
+#if defined(__aarch64__) && defined(__linux__)
+  static const bool v = [] {
+    if (const char* env = std::getenv("SLIM_NEON_DOTPROD"); env && std::string(env) == "0") return false;
+    return (getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+  }();
+  return v;
+#else
+  return false;
+#endif
 }
 
 std::string cpu_model() {

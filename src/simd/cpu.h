@@ -25,5 +25,8 @@ const char* name(Target t);  // "scalar", "avx2", "avx512", "neon"
 std::string describe(Target t);
 // The CPU's model name (/proc/cpuinfo), or "unknown CPU".
 std::string cpu_model();
+// AArch64 only: whether the CPU has the dotprod extension (SDOT/UDOT); the neon target then runs its
+// t_neon_dot variants. $SLIM_NEON_DOTPROD=0 turns them off (tests of the plain NEON path on such CPUs).
+bool has_dotprod();
 
 }  // namespace slim::simd

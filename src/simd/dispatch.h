@@ -8,6 +8,11 @@
   (::slim::simd::active() == ::slim::simd::Target::kAVX512 ? &t_avx512::fn                    \
    : ::slim::simd::active() == ::slim::simd::Target::kAVX2 ? &t_avx2::fn                      \
                                                            : &t_scalar::fn)
+#elif defined(SLIM_KERNELS_ARM_SIMD)
+#define SLIM_DISPATCH(fn)                                                                     \
+  (::slim::simd::active() != ::slim::simd::Target::kNEON ? &t_scalar::fn                      \
+   : ::slim::simd::has_dotprod()                         ? &t_neon_dot::fn                    \
+                                                         : &t_neon::fn)
 #else
 #define SLIM_DISPATCH(fn) (&t_scalar::fn)
 #endif

@@ -111,7 +111,7 @@ float vec_dot_ref(DType t, int64_t n, const void* w, const void* a);
 // Returns false for types without a quantizer (the K-quants need llama-quantize's search).
 bool quantize_row_ref(DType t, const float* x, void* dst, int64_t n);
 
-// Instruction set the fast kernels were compiled for: "avx512vnni", "avx2" or "scalar".
+// The SIMD target the kernels run on (simd::name(simd::active())): "scalar", "avx2", "avx512" or "neon".
 const char* kernel_isa();
 
 // ---------------------------------------------------------------------------------------------------
@@ -120,6 +120,10 @@ const char* kernel_isa();
 inline float fp16_to_fp32(uint16_t h) {
 #if defined(__F16C__)
   return _cvtsh_ss(h);
+#elif defined(__aarch64__)
+  __fp16 v;  // FCVT: exact, NaNs quieted (as the portable version)
+  std::memcpy(&v, &h, sizeof v);
+  return static_cast<float>(v);
 #else
   return fp16_to_fp32_sw(h);
 #endif
@@ -128,6 +132,11 @@ inline float fp16_to_fp32(uint16_t h) {
 inline uint16_t fp32_to_fp16(float f) {
 #if defined(__F16C__)
   return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+#elif defined(__aarch64__)
+  const __fp16 v = static_cast<__fp16>(f);  // FCVT, round to nearest even
+  uint16_t h;
+  std::memcpy(&h, &v, sizeof h);
+  return h;
 #else
   return fp32_to_fp16_sw(f);
 #endif

@@ -486,7 +486,7 @@ void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, i
         packed.fetch_add(1, std::memory_order_release);
       }
       for (int spins = 0; packed.load(std::memory_order_acquire) < wk.n_pack_units; ++spins) {
-        if (spins < 4096) _mm_pause();
+        if (spins < 4096) ::slim::simd::cpu_relax();
         else std::this_thread::yield();
       }
     }

@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 
 #include "runtime/thread_pool.h"
 #include "simd/dispatch.h"
+#include "simd/relax.h"
 #include "slim/error.h"
 #include "tensor/kernels.h"
 #include "tensor/quant_blocks.h"
