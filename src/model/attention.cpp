@@ -8,6 +8,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include <algorithm>
@@ -88,6 +90,16 @@ inline double exp_tile(float* s, float mx) {
     _mm256_storeu_ps(s + i + 8, e1);
     sum += static_cast<double>(hsum16(e0, e1));
   }
+#elif SLIM_NEON
+  const float32x4_t m = vdupq_n_f32(mx);
+  for (int i = 0; i < kTile; i += 16) {
+    float32x4_t e[4];
+    for (int k = 0; k < 4; ++k) {
+      e[k] = exp_approx4(vsubq_f32(vld1q_f32(s + i + 4 * k), m));
+      vst1q_f32(s + i + 4 * k, e[k]);
+    }
+    sum += static_cast<double>(hsum16(e[0], e[1], e[2], e[3]));
+  }
 #else
   for (int i = 0; i < kTile; i += 16) {
     for (int j = 0; j < 16; ++j) s[i + j] = ops::exp_approx(s[i + j] - mx);
@@ -139,6 +151,24 @@ inline void scores_tile(const float* const* q, const float* kt, int hd, float* s
       _mm256_storeu_ps(sc + i * kTile + c0 + 8, a[i][1]);
     }
   }
+#elif SLIM_NEON
+  // 32 q registers: S states (S <= 4) × 16 keys of sums per pass over d, 4 key loads, S broadcasts.
+  for (int c0 = 0; c0 < kTile; c0 += 16) {
+    float32x4_t a[S][4];
+    for (int i = 0; i < S; ++i)
+      for (int b = 0; b < 4; ++b) a[i][b] = vdupq_n_f32(0.f);
+    for (int d = 0; d < hd; ++d) {
+      const float* k = kt + size_t(d) * kTile + c0;
+      float32x4_t kb[4];
+      for (int b = 0; b < 4; ++b) kb[b] = vld1q_f32(k + 4 * b);
+      for (int i = 0; i < S; ++i) {
+        const float32x4_t qd = vdupq_n_f32(q[i][d]);
+        for (int b = 0; b < 4; ++b) a[i][b] = vfmaq_f32(a[i][b], kb[b], qd);
+      }
+    }
+    for (int i = 0; i < S; ++i)
+      for (int b = 0; b < 4; ++b) vst1q_f32(sc + i * kTile + c0 + 4 * b, a[i][b]);
+  }
 #else
   for (int i = 0; i < S; ++i) {
     float* si = sc + i * kTile;
@@ -161,6 +191,9 @@ struct VTileF32 {
 #if SLIM_AVX2
   __m256 load8(int j, int d) const { return _mm256_loadu_ps(v + size_t(j) * hd + d); }
 #endif
+#if SLIM_NEON
+  float32x4_t load4(int j, int d) const { return vld1q_f32(v + size_t(j) * hd + d); }
+#endif
 };
 struct VTileF16 {
   const uint16_t* const* rows;
@@ -174,6 +207,9 @@ struct VTileF16 {
   __m256 load8(int j, int d) const {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + d)));
   }
+#endif
+#if SLIM_NEON
+  float32x4_t load4(int j, int d) const { return load4_f16(rows[j] + d); }
 #endif
 };
 
@@ -213,6 +249,24 @@ inline void accumulate_cols8(float* const* acc, const float* const* p, const V& 
   for (int i = 0; i < S; ++i)
     for (int b = 0; b < NB; ++b) _mm256_storeu_ps(acc[i] + d + 8 * b, a[i][b]);
 }
+#elif SLIM_NEON
+// Columns [d, d + 4·NB) of accumulate_tile on 4-lane registers (S·NB <= 16 sums).
+template <int S, int NB, class V>
+inline void accumulate_cols4(float* const* acc, const float* const* p, const V& v, int d) {
+  float32x4_t a[S][NB];
+  for (int i = 0; i < S; ++i)
+    for (int b = 0; b < NB; ++b) a[i][b] = vld1q_f32(acc[i] + d + 4 * b);
+  for (int j = 0; j < kTile; ++j) {
+    float32x4_t pj[S];
+    for (int i = 0; i < S; ++i) pj[i] = vdupq_n_f32(p[i][j]);
+    for (int b = 0; b < NB; ++b) {
+      const float32x4_t x = v.load4(j, d + 4 * b);
+      for (int i = 0; i < S; ++i) a[i][b] = vfmaq_f32(a[i][b], x, pj[i]);
+    }
+  }
+  for (int i = 0; i < S; ++i)
+    for (int b = 0; b < NB; ++b) vst1q_f32(acc[i] + d + 4 * b, a[i][b]);
+}
 #endif
 
 // acc_i[d] = fma chain over j of p_i[j] · v[j][d] for S states sharing the V loads. Blocks of 16-lane
@@ -231,6 +285,10 @@ inline void accumulate_tile(float* const* acc, const float* const* p, const V& v
   constexpr int NB = S >= 3 ? 2 : 4;
   for (; d + 8 * NB <= hd; d += 8 * NB) accumulate_cols8<S, NB>(acc, p, v, d);
   for (; d + 8 <= hd; d += 8) accumulate_cols8<S, 1>(acc, p, v, d);
+#elif SLIM_NEON
+  constexpr int NB = S >= 3 ? 4 : 8;
+  for (; d + 4 * NB <= hd; d += 4 * NB) accumulate_cols4<S, NB>(acc, p, v, d);
+  for (; d + 4 <= hd; d += 4) accumulate_cols4<S, 1>(acc, p, v, d);
 #endif
   for (int i = 0; i < S; ++i)
     for (int e = d; e < hd; ++e) {
@@ -322,9 +380,35 @@ inline void scores_rows_f16(const float* const* q, const Rows& rows, int hd, flo
     for (int i = 0; i < S; ++i) _mm256_storeu_ps(sc + i * kTile + jb, a[i]);
   }
 }
+#elif SLIM_NEON
+// The same on 4 × 4 blocks, two blocks of keys per pass (2·S independent chains).
+template <int S, class Rows>
+inline void scores_rows_f16(const float* const* q, const Rows& rows, int hd, float* sc) {
+  for (int jb = 0; jb < kTile; jb += 8) {
+    float32x4_t a[S][2];
+    for (int i = 0; i < S; ++i) a[i][0] = a[i][1] = vdupq_n_f32(0.f);
+    for (int db = 0; db < hd; db += 4) {
+      float32x4_t r[2][4];
+      for (int h = 0; h < 2; ++h) {
+        for (int i = 0; i < 4; ++i) r[h][i] = load4_f16(rows.row(jb + 4 * h + i) + db);
+        transpose4(r[h]);
+      }
+      for (int e = 0; e < 4; ++e)
+        for (int i = 0; i < S; ++i) {
+          const float32x4_t qe = vdupq_n_f32(q[i][db + e]);
+          a[i][0] = vfmaq_f32(a[i][0], r[0][e], qe);
+          a[i][1] = vfmaq_f32(a[i][1], r[1][e], qe);
+        }
+    }
+    for (int i = 0; i < S; ++i) {
+      vst1q_f32(sc + i * kTile + jb, a[i][0]);
+      vst1q_f32(sc + i * kTile + jb + 4, a[i][1]);
+    }
+  }
+}
 #endif
 
-#if SLIM_AVX2
+#if SLIM_AVX2 || SLIM_NEON
 
 template <class Rows>
 inline void scores_rows_f16(int S, const float* const* q, const Rows& rows, int hd, float* sc) {
@@ -378,6 +462,22 @@ inline void load_tile(const LayerKV& kv, bool f16, const int* ts, int off, int h
         }
         transpose8(r);
         for (int i = 0; i < 8; ++i) _mm256_storeu_ps(kt + size_t(db + i) * kTile + jb, r[i]);
+      }
+    return;
+  }
+#elif SLIM_NEON
+  if (hd % 4 == 0) {
+    for (int jb = 0; jb < kTile; jb += 4)
+      for (int db = 0; db < hd; db += 4) {
+        float32x4_t r[4];
+        for (int i = 0; i < 4; ++i) {
+          const int slot = ts[jb + i];
+          if (slot < 0) r[i] = vdupq_n_f32(0.f);
+          else if (f16) r[i] = load4_f16(static_cast<const uint16_t*>(kv.k_row(slot)) + off + db);
+          else r[i] = vld1q_f32(static_cast<const float*>(kv.k_row(slot)) + off + db);
+        }
+        transpose4(r);
+        for (int i = 0; i < 4; ++i) vst1q_f32(kt + size_t(db + i) * kTile + jb, r[i]);
       }
     return;
   }
@@ -690,7 +790,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
         for (int part = 0; part < n_split; ++part) tasks.push_back({blk * kRows, g, g * group + part * gh, gh});
   }
   const bool f16 = kv.type() == KVType::F16;
-#if SLIM_AVX2
+#if SLIM_AVX2 || SLIM_NEON
   const bool can_fuse = f16 && hd % 16 == 0;  // scores_rows_f16 / VTileF16 for tasks of at most 4 states
 #else
   const bool can_fuse = false;
@@ -773,7 +873,7 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
               krows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.k_row(slot)) + g * hd;
               vrows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.v_row(slot)) + g * hd;
             }
-#if SLIM_AVX2
+#if SLIM_AVX2 || SLIM_NEON
             bool consecutive = ts[0] >= 0;
             for (int j = 1; j < kTile && consecutive; ++j) consecutive = ts[j] == ts[0] + j;
             if (consecutive)
@@ -815,6 +915,17 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
                 m = _mm256_max_ps(m, x);
               }
               tmax = hmax8(m);
+            } else
+#elif SLIM_NEON
+            if (whole) {
+              const float32x4_t scale = vdupq_n_f32(s.kq_scale);
+              float32x4_t m = vdupq_n_f32(-INFINITY);
+              for (int j = 0; j < kTile; j += 4) {
+                float32x4_t x = vld1q_f32(si + j);
+                if (s.kq_scale != 1.f) vst1q_f32(si + j, x = vmulq_f32(x, scale));
+                m = vmaxq_f32(m, x);
+              }
+              tmax = vmaxvq_f32(m);
             } else
 #endif
             {

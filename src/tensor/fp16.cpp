@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include <cstring>
@@ -101,6 +103,9 @@ void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
 #endif
+#if SLIM_NEON
+  for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));
+#endif
   for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
 }
 
@@ -115,6 +120,10 @@ void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
   for (; i + 8 <= n; i += 8)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+#if SLIM_NEON
+  // FCVTN rounds to nearest even (the FPCR default) and quiets NaNs, as the portable version does.
+  for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
 #endif
   for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
 }

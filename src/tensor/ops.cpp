@@ -11,6 +11,8 @@
 #include "simd/dispatch.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #define SLIM_TARGET_INCLUDE "tensor/ops.cpp"
@@ -162,6 +164,13 @@ void swiglu(const float* gate, const float* up, float* out, int n) {
       const __m256 e = exp_approx8(_mm256_sub_ps(_mm256_setzero_ps(), x));
       const __m256 s = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
       _mm256_storeu_ps(out + h, _mm256_mul_ps(s, _mm256_loadu_ps(up + h)));
+    }
+#elif SLIM_NEON
+  for (; i + 16 <= n; i += 16)
+    for (int h = i; h < i + 16; h += 4) {
+      const float32x4_t x = vld1q_f32(gate + h);
+      const float32x4_t s = vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), exp_approx4(vnegq_f32(x))));
+      vst1q_f32(out + h, vmulq_f32(s, vld1q_f32(up + h)));
     }
 #else
   for (; i + 16 <= n; i += 16)

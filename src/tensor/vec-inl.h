@@ -1,5 +1,5 @@
-// Per-target vector helpers shared by the kernel modules: exp_approx on 16 / 8 lanes (bit-identical to the
-// scalar ops::exp_approx), horizontal sums in the fixed order of sum16, an 8×8 transpose. Included once per
+// Per-target vector helpers shared by the kernel modules: exp_approx on 16 / 8 / 4 lanes (bit-identical to the
+// scalar ops::exp_approx), horizontal sums in the fixed order of sum16, 8×8 / 4×4 transposes. Included once per
 // SIMD pass (simd/foreach_target.h) inside the module's per-target namespace; no include guard.
 #if SLIM_AVX512
 // exp_approx on 16 lanes: the scalar polynomial, then p·2^n by vscalef (one correct rounding, as ldexp).
@@ -81,4 +81,49 @@ inline void transpose8(__m256 r[8]) {
     r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
   }
 }
+#endif
+
+#if SLIM_NEON
+// exp_approx on 4 lanes, bit-identical to the scalar one: the same fused steps (vfmsq = x - n·c, fused),
+// then p·2^n as p·2^(n>>1)·2^(n-(n>>1)) like exp_approx8 (NEON has no scalef either).
+inline float32x4_t exp_approx4(float32x4_t x) {
+  const float32x4_t shift = vdupq_n_f32(0x1.8p23f);
+  const float32x4_t n = vsubq_f32(vfmaq_f32(shift, x, vdupq_n_f32(0x1.715476p+0f)), shift);
+  const float32x4_t b =
+      vfmsq_f32(vfmsq_f32(x, n, vdupq_n_f32(0x1.62e4p-1f)), n, vdupq_n_f32(0x1.7f7d1cp-20f));
+  const float32x4_t u = vmulq_f32(b, b);
+  const float32x4_t hi = vfmaq_f32(vdupq_n_f32(0x1.573e2ep-5f), vdupq_n_f32(0x1.0e4020p-7f), b);
+  const float32x4_t mid = vfmaq_f32(vdupq_n_f32(0x1.fffdb6p-2f), vdupq_n_f32(0x1.555e66p-3f), b);
+  const float32x4_t lo = vfmaq_f32(vdupq_n_f32(1.0f), vdupq_n_f32(0x1.ffffecp-1f), b);
+  const float32x4_t p = vfmaq_f32(lo, vfmaq_f32(mid, hi, u), u);
+  const int32x4_t ni = vcvtnq_s32_f32(n);
+  const int32x4_t n1 = vshrq_n_s32(ni, 1), n2 = vsubq_s32(ni, n1);
+  const int32x4_t bias = vdupq_n_s32(127);
+  const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
+  const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
+  const float32x4_t r = vmulq_f32(vmulq_f32(p, s1), s2);
+  const uint32x4_t big = vcagtq_f32(n, vdupq_n_f32(192.f));  // |n| > 192
+  if (vmaxvq_u32(big) == 0) return r;
+  const float32x4_t out = vbslq_f32(vclezq_f32(n), vdupq_n_f32(0.f), vdupq_n_f32(INFINITY));
+  return vbslq_f32(big, out, r);
+}
+
+// Sum of 16 lanes (a: 0..3, b: 4..7, c: 8..11, d: 12..15) in the order of sum16 / _mm512_reduce_add_ps.
+inline float hsum16(float32x4_t a, float32x4_t b, float32x4_t c, float32x4_t d) {
+  const float32x4_t u = vaddq_f32(vaddq_f32(d, b), vaddq_f32(c, a));  // t[i + 4] + t[i], t = halves summed
+  const float32x2_t w = vadd_f32(vget_high_f32(u), vget_low_f32(u));  // u2 + u0, u3 + u1
+  return vget_lane_f32(w, 1) + vget_lane_f32(w, 0);
+}
+
+// In-register transpose of a 4 × 4 float block: r[i] holds row i on entry, column i on exit.
+inline void transpose4(float32x4_t r[4]) {
+  const float32x4x2_t a = vtrnq_f32(r[0], r[1]);  // (r0_0 r1_0 r0_2 r1_2), (r0_1 r1_1 r0_3 r1_3)
+  const float32x4x2_t b = vtrnq_f32(r[2], r[3]);
+  r[0] = vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0]));
+  r[1] = vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1]));
+  r[2] = vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0]));
+  r[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
+}
+
+inline float32x4_t load4_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 #endif
