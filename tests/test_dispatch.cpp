@@ -84,6 +84,24 @@ TEST(Dispatch, ElementwiseKernelsAreBitIdenticalOnEveryTarget) {
   }
 }
 
+TEST(Dispatch, DotIsBitIdenticalOnEveryTargetAndCloseToDouble) {
+  TargetGuard guard;
+  const std::vector<float> a = randn(300, 3), b = randn(300, 4);
+  for (int n : {0, 5, 16, 64, 100, 256, 300}) {
+    double ref = 0.0;
+    for (int i = 0; i < n; ++i) ref += double(a[i]) * b[i];
+    float want = 0.f;
+    bool first = true;
+    for (Target t : simd::available()) {
+      simd::force(t);
+      const float got = ops::dot(a.data(), b.data(), n);
+      EXPECT_NEAR(got, ref, 1e-5 * (1 + std::sqrt(double(n)))) << simd::name(t) << " n=" << n;
+      if (first) want = got, first = false;
+      else EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << simd::name(t) << " n=" << n;
+    }
+  }
+}
+
 TEST(Dispatch, AttentionIsBitIdenticalOnEveryTarget) {
   TargetGuard guard;
   ThreadPool pool(2);

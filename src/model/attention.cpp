@@ -63,15 +63,6 @@ namespace {
 constexpr int kTile = 64;  // keys per tile (llama.cpp's KV tile of the tiled path)
 constexpr int kRows = 16;  // query rows per task (shares the K/V tile conversion)
 
-// Sum of 16 floats in the pairwise order of a 512-bit horizontal add (halves, quarters, pairs).
-inline float sum16(const float* v) {
-  float t[8], u[4];
-  for (int i = 0; i < 8; ++i) t[i] = v[i + 8] + v[i];
-  for (int i = 0; i < 4; ++i) u[i] = t[i + 4] + t[i];
-  const float w0 = u[2] + u[0], w1 = u[3] + u[1];
-  return w1 + w0;
-}
-
 // p[0..kTile) = exp(s - mx) in place; returns their sum (per 16 lanes in float, across groups in double).
 inline double exp_tile(float* s, float mx) {
   double sum = 0.0;

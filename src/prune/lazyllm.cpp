@@ -13,25 +13,13 @@
 #include "runtime/thread_pool.h"
 #include "slim/error.h"
 #include "tensor/kernels.h"
+#include "tensor/ops.h"
 
 namespace slim {
 
 namespace {
 
 constexpr int kLogitRows = 64;  // LM-head rows per pass when every token's logits are wanted
-
-// Dot product with 16 independent partial sums: the compiler vectorizes it without reassociation flags
-// (a single running sum is one long dependency chain, and scoring runs every decode step).
-float dot(const float* a, const float* b, int n) {
-  float acc[16] = {};
-  int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] = std::fma(a[i + k], b[i + k], acc[k]);
-  float s = 0.f;
-  for (; i < n; ++i) s = std::fma(a[i], b[i], s);
-  for (int k = 0; k < 16; ++k) s += acc[k];
-  return s;
-}
 
 // Captures the post-RoPE queries of the scoring window: the new tokens at positions >= from (row i of q is
 // position from + i). They score the selection at a pruning layer.
@@ -203,7 +191,7 @@ struct LazyLLM::State {
             const float* qh = q + (int64_t(i) * nh + h) * hd;
             const float* kh = k.data() + int64_t(h / group) * hd;
             // A key after the query's position is causally hidden from it.
-            logit[size_t(i * nh + h) * nk + j] = key_pos[j] <= q0 + i ? dot(qh, kh, hd) * scale : -INFINITY;
+            logit[size_t(i * nh + h) * nk + j] = key_pos[j] <= q0 + i ? ops::dot(qh, kh, hd) * scale : -INFINITY;
           }
       }
     });

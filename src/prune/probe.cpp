@@ -7,23 +7,10 @@
 #include "kv/kv_tier.h"
 #include "runtime/thread_pool.h"
 #include "tensor/kernels.h"
+#include "tensor/ops.h"
 
 namespace slim {
 
-namespace {
-// 16 independent partial sums: the compiler vectorises this without -ffast-math, and the result does not
-// depend on the thread that computes it.
-float dot(const float* a, const float* b, int n) {
-  float acc[16] = {};
-  int d = 0;
-  for (; d + 16 <= n; d += 16)
-    for (int t = 0; t < 16; ++t) acc[t] += a[d + t] * b[d + t];
-  for (; d < n; ++d) acc[d & 15] += a[d] * b[d];
-  float s = 0.f;
-  for (float x : acc) s += x;
-  return s;
-}
-}  // namespace
 
 ScoreProbe::ScoreProbe(int n_head, int n_head_kv, int head_dim, float kq_scale, int32_t window_from,
                        int expected_rows)
@@ -119,7 +106,7 @@ std::vector<float> ScoreProbe::scores(ThreadPool& pool) const {
           dst = -INFINITY;
           continue;
         }
-        dst = dot(&q_[qi * qd + size_t(h) * hd_], &k_[j * kvd + size_t(h / group) * hd_], hd_) * kq_scale_;
+        dst = ops::dot(&q_[qi * qd + size_t(h) * hd_], &k_[j * kvd + size_t(h / group) * hd_], hd_) * kq_scale_;
       }
   };
   std::vector<float> p(size_t(nq) * n_head_ * nk);
@@ -145,7 +132,7 @@ std::vector<float> ScoreProbe::scores_stored(const LayerKV& kv, const std::vecto
       for (int h = 0; h < n_head_; ++h) {
         float& dst = col[(size_t(qi) * n_head_ + h) * nk];
         dst = kp > qpos_[qi] ? -INFINITY
-                             : dot(&q_[qi * qd + size_t(h) * hd_], &key[size_t(h / group) * hd_], hd_) * kq_scale_;
+                             : ops::dot(&q_[qi * qd + size_t(h) * hd_], &key[size_t(h / group) * hd_], hd_) * kq_scale_;
       }
   };
   std::vector<float> p(size_t(nq) * n_head_ * nk);

@@ -1,4 +1,4 @@
-// Row ops; swiglu is compiled once per SIMD target (simd/foreach_target.h: this file includes itself per pass).
+// Row ops; swiglu and dot are compiled once per SIMD target (simd/foreach_target.h: this file includes itself per pass).
 #ifndef SLIM_NS
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -138,6 +138,7 @@ void scale_inplace(float* y, float s, int n) {
 
 namespace slim::ops {
 void swiglu(const float* gate, const float* up, float* out, int n) { SLIM_DISPATCH(swiglu)(gate, up, out, n); }
+float dot(const float* a, const float* b, int n) { return SLIM_DISPATCH(dot)(a, b, n); }
 }  // namespace slim::ops
 
 #else  // one SIMD pass
@@ -177,6 +178,35 @@ void swiglu(const float* gate, const float* up, float* out, int n) {
     for (int j = i; j < i + 16; ++j) out[j] = gate[j] / (1.0f + exp_approx(-gate[j])) * up[j];
 #endif
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+float dot(const float* a, const float* b, int n) {
+  alignas(64) float acc[16];
+  int d = 0;
+#if SLIM_AVX512
+  __m512 v = _mm512_setzero_ps();
+  for (; d + 16 <= n; d += 16) v = _mm512_fmadd_ps(_mm512_loadu_ps(a + d), _mm512_loadu_ps(b + d), v);
+  _mm512_store_ps(acc, v);
+#elif SLIM_AVX2
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  for (; d + 16 <= n; d += 16) {
+    lo = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), lo);
+    hi = _mm256_fmadd_ps(_mm256_loadu_ps(a + d + 8), _mm256_loadu_ps(b + d + 8), hi);
+  }
+  _mm256_store_ps(acc, lo);
+  _mm256_store_ps(acc + 8, hi);
+#elif SLIM_NEON
+  float32x4_t v[4] = {vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f)};
+  for (; d + 16 <= n; d += 16)
+    for (int k = 0; k < 4; ++k) v[k] = vfmaq_f32(v[k], vld1q_f32(a + d + 4 * k), vld1q_f32(b + d + 4 * k));
+  for (int k = 0; k < 4; ++k) vst1q_f32(acc + 4 * k, v[k]);
+#else
+  for (int t = 0; t < 16; ++t) acc[t] = 0.f;
+  for (; d + 16 <= n; d += 16)
+    for (int t = 0; t < 16; ++t) acc[t] = std::fma(a[d + t], b[d + t], acc[t]);
+#endif
+  for (int t = 0; d < n; ++d, ++t) acc[t] = std::fma(a[d], b[d], acc[t]);
+  return sum16(acc);
 }
 
 }  // namespace slim::ops::SLIM_NS

@@ -32,6 +32,11 @@ float gelu_tanh_exact(float x);
 float exp_approx(float x);
 float silu(float x);
 
+// Dot product in a fixed order, the same bits on every SIMD target: 16 FMA chains (lane t takes elements
+// t, t + 16, ...; the tail n % 16 goes to lanes 0, 1, ...), summed in the order of a 512-bit horizontal add.
+// The score probe and LazyLLM's scoring use it (q·k over a head); 16 chains keep the FMAs in flight.
+float dot(const float* a, const float* b, int n);
+
 void add_inplace(float* y, const float* x, int n);
 void scale_inplace(float* y, float s, int n);
 

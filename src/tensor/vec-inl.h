@@ -1,6 +1,15 @@
 // Per-target vector helpers shared by the kernel modules: exp_approx on 16 / 8 / 4 lanes (bit-identical to the
 // scalar ops::exp_approx), horizontal sums in the fixed order of sum16, 8×8 / 4×4 transposes. Included once per
 // SIMD pass (simd/foreach_target.h) inside the module's per-target namespace; no include guard.
+// Sum of 16 floats in the pairwise order of a 512-bit horizontal add (halves, quarters, pairs).
+inline float sum16(const float* v) {
+  float t[8], u[4];
+  for (int i = 0; i < 8; ++i) t[i] = v[i + 8] + v[i];
+  for (int i = 0; i < 4; ++i) u[i] = t[i + 4] + t[i];
+  const float w0 = u[2] + u[0], w1 = u[3] + u[1];
+  return w1 + w0;
+}
+
 #if SLIM_AVX512
 // exp_approx on 16 lanes: the scalar polynomial, then p·2^n by vscalef (one correct rounding, as ldexp).
 inline __m512 exp_approx16(__m512 x) {
