@@ -864,6 +864,21 @@ void attention(const float* q, const int32_t* qpos, int n, const LayerKV& kv, co
               krows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.k_row(slot)) + g * hd;
               vrows[j] = slot < 0 ? zero_row.data() : static_cast<const uint16_t*>(kv.v_row(slot)) + g * hd;
             }
+            // Each tile reads a head's slice of 64 K and V rows: strided streams that the hardware prefetcher
+            // follows poorly. Ask for the next tile's slices while this one computes (SmolLM2 decode at 8k:
+            // +26%). Written out here: the same loop as a helper function or lambda measured no gain (GCC 12).
+            if (tile + 1 < tile_last) {
+              const int* tn = ts + kTile;
+              for (int j = 0; j < kTile; ++j) {
+                if (tn[j] < 0) continue;
+                const auto* kn = static_cast<const char*>(kv.k_row(tn[j])) + size_t(g) * hd * 2;
+                const auto* vn = static_cast<const char*>(kv.v_row(tn[j])) + size_t(g) * hd * 2;
+                for (int b = 0; b < hd * 2; b += 64) {
+                  __builtin_prefetch(kn + b);
+                  __builtin_prefetch(vn + b);
+                }
+              }
+            }
 #if SLIM_AVX2 || SLIM_NEON
             bool consecutive = ts[0] >= 0;
             for (int j = 1; j < kTile && consecutive; ++j) consecutive = ts[j] == ts[0] + j;
