@@ -65,20 +65,22 @@ TEST(Dispatch, ElementwiseKernelsAreBitIdenticalOnEveryTarget) {
   std::vector<float> gate = randn(n, 1, 4.f), up = randn(n, 2);
   gate[3] = -200.f, gate[5] = 200.f, gate[7] = -0.f;  // exp underflow / overflow edges
   std::vector<uint16_t> h(n);
-  std::vector<float> want_swiglu, want_f16;
+  std::vector<float> want_swiglu, want_gelu, want_f16;
   std::vector<uint16_t> want_h;
   for (Target t : simd::available()) {
     simd::force(t);
-    std::vector<float> sw(n), f(n);
+    std::vector<float> sw(n), ge(n), f(n);
     std::vector<uint16_t> hh(n);
     ops::swiglu(gate.data(), up.data(), sw.data(), n);
+    ops::geglu_tanh(gate.data(), up.data(), ge.data(), n);
     k::fp32_to_fp16_row(gate.data(), hh.data(), n);
     k::fp16_to_fp32_row(hh.data(), f.data(), n);
     if (want_swiglu.empty()) {
-      want_swiglu = sw, want_f16 = f, want_h = hh;
+      want_swiglu = sw, want_gelu = ge, want_f16 = f, want_h = hh;
       continue;
     }
     EXPECT_TRUE(same_bits(sw, want_swiglu)) << simd::name(t) << ": swiglu";
+    EXPECT_TRUE(same_bits(ge, want_gelu)) << simd::name(t) << ": geglu_tanh";
     EXPECT_TRUE(same_bits(f, want_f16)) << simd::name(t) << ": fp16 -> fp32";
     EXPECT_EQ(hh, want_h) << simd::name(t) << ": fp32 -> fp16";
   }

@@ -1,4 +1,4 @@
-// Row ops; swiglu and dot are compiled once per SIMD target (simd/foreach_target.h: this file includes itself per pass).
+// Row ops; swiglu, geglu_tanh and dot are compiled once per SIMD target (simd/foreach_target.h: this file includes itself per pass).
 #ifndef SLIM_NS
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -14,6 +14,10 @@
 #elif defined(__aarch64__)
 #include <arm_neon.h>
 #endif
+
+namespace slim::ops {
+void geglu_tanh_tail(const uint16_t* t, const float* gate, const float* up, float* out, int i, int n);
+}
 
 #define SLIM_TARGET_INCLUDE "tensor/ops.cpp"
 #include "simd/foreach_target.h"
@@ -84,7 +88,7 @@ namespace {
 // table keeps our activations bit-compatible with llama.cpp's.
 struct GeluTable {
   std::vector<uint16_t> t;
-  GeluTable() : t(65536) {
+  GeluTable() : t(65536 + 1) {  // + 1: the SIMD lookup reads 32 bits at the last entry
     for (uint32_t h = 0; h < 65536; ++h) {
       const float x = kernels::fp16_to_fp32(static_cast<uint16_t>(h));
       t[h] = kernels::fp32_to_fp16(gelu_tanh_exact(x));
@@ -98,8 +102,12 @@ const GeluTable& gelu_table() {
 }  // namespace
 
 void geglu_tanh(const float* gate, const float* up, float* out, int n) {
-  const uint16_t* t = gelu_table().t.data();
-  for (int i = 0; i < n; ++i) {
+  SLIM_DISPATCH(geglu_tanh)(gelu_table().t.data(), gate, up, out, n);
+}
+
+// The element rule (shared by the per-target passes' tails and the scalar target).
+void geglu_tanh_tail(const uint16_t* t, const float* gate, const float* up, float* out, int i, int n) {
+  for (; i < n; ++i) {
     const float x = gate[i];
     float g;
     // Below -10 the output is a plain +0 (not 0 * up, which is -0 for a negative up), as in ggml.
@@ -178,6 +186,29 @@ void swiglu(const float* gate, const float* up, float* out, int n) {
     for (int j = i; j < i + 16; ++j) out[j] = gate[j] / (1.0f + exp_approx(-gate[j])) * up[j];
 #endif
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+// GELU through ggml's fp16 table (t: 65536 entries): x -> fp16 -> t[] -> f32, times up; +0 below -10, x above
+// +10. The SIMD passes convert and look up 8 / 16 lanes at once (gather); same table, same bits.
+void geglu_tanh(const uint16_t* t, const float* gate, const float* up, float* out, int n) {
+  int i = 0;
+#if SLIM_AVX2
+  const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    // 32-bit gathers at 2-byte steps: the low half of each is the entry (the table has a spare entry at
+    // the end, so the read past the last one stays inside the allocation).
+    const __m256i e = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(t), h, 2),
+                                       _mm256_set1_epi32(0xFFFF));
+    __m256 g = _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1)));
+    g = _mm256_blendv_ps(g, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
+    __m256 r = _mm256_mul_ps(g, _mm256_loadu_ps(up + i));
+    r = _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), r);  // +0, not 0 * up
+    _mm256_storeu_ps(out + i, r);
+  }
+#endif
+  geglu_tanh_tail(t, gate, up, out, i, n);
 }
 
 float dot(const float* a, const float* b, int n) {
