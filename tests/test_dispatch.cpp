@@ -166,5 +166,51 @@ TEST(Dispatch, MatmulIsBitIdenticalAcrossSimdTargetsAndCloseOnScalar) {
   }
 }
 
+// The neon target computes the reference's exact integer block sums and its float statements in order, so its
+// matmul and vec_dot give vec_dot_ref's bits (the scalar target's), for every integer weight type.
+TEST(Dispatch, NeonMatmulHasTheReferenceBits) {
+  if (!simd::compiled(Target::kNEON) || !simd::cpu_supports(Target::kNEON)) GTEST_SKIP() << "no neon target here";
+  TargetGuard guard;
+  simd::force(Target::kNEON);
+  ThreadPool pool(2);
+  const int64_t cols = 512, rows = 9;
+  std::mt19937 rng(11);
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K,
+                  DType::Q6_K}) {
+    const size_t rs = row_bytes(t, cols);
+    std::vector<uint8_t> wq(rs * rows);
+    const std::vector<float> wf = randn(size_t(rows * cols), 12);
+    bool kquant = false;
+    for (int64_t r = 0; r < rows; ++r) kquant = !k::quantize_row_ref(t, &wf[r * cols], &wq[r * rs], cols);
+    if (kquant) {  // no K-quant quantizer: random codes and scales, sane fp16 super-block scales
+      for (auto& b : wq) b = static_cast<uint8_t>(rng());
+      const size_t bs = t == DType::Q4_K ? 144 : t == DType::Q5_K ? 176 : 210;
+      for (size_t off = 0; off < wq.size(); off += bs) {
+        const uint16_t d = k::fp32_to_fp16(0.001f * (1 + rng() % 50)), dmin = k::fp32_to_fp16(0.0005f * (rng() % 40));
+        if (t == DType::Q6_K) std::memcpy(&wq[off + 208], &d, 2);
+        else std::memcpy(&wq[off], &d, 2), std::memcpy(&wq[off + 2], &dmin, 2);
+      }
+    }
+    const k::Weight w{t, cols, rows, wq.data(), rs};
+    for (int64_t m : {1, 3, 8, 17}) {
+      const std::vector<float> x = randn(size_t(m * cols), 13);
+      std::vector<float> y(size_t(m * rows));
+      k::matmul(w, x.data(), m, cols, y.data(), rows, pool);
+      std::vector<uint8_t> act(k::activation_row_bytes(t, cols));
+      for (int64_t i = 0; i < m; ++i) {
+        k::quantize_activation_row(t, &x[i * cols], act.data(), cols);
+        for (int64_t o = 0; o < rows; ++o) {
+          const float want = k::vec_dot_ref(t, cols, &wq[o * rs], act.data());
+          const float dot = k::vec_dot(t, cols, &wq[o * rs], act.data());
+          EXPECT_EQ(std::memcmp(&y[i * rows + o], &want, 4), 0)
+              << dtype_name(static_cast<uint32_t>(t)) << " m=" << m << " (" << i << "," << o << "): " << y[i * rows + o]
+              << " vs " << want;
+          EXPECT_EQ(std::memcmp(&dot, &want, 4), 0) << dtype_name(static_cast<uint32_t>(t)) << " vec_dot";
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace slim

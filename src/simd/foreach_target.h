@@ -93,7 +93,7 @@
 #undef SLIM_DOTPROD
 
 #pragma GCC push_options
-#pragma GCC target("+dotprod")
+#pragma GCC target("arch=armv8.2-a+dotprod")  // arm_neon.h declares SDOT under this arch (every dotprod CPU is v8.2+)
 #define SLIM_NS t_neon_dot
 #define SLIM_AVX2 0
 #define SLIM_AVX512 0

@@ -379,6 +379,19 @@ Plan make_plan(const Weight& w) {
   p.run = run_std;
   p.pack = pack_std;
   p.act_stride = round64(activation_row_bytes(w.type, n));
+#if SLIM_NEON
+  switch (w.type) {  // the same standard activation blocks, NEON dot products (bit-identical to run_std)
+    case DType::Q4_0: p.run = run_neon<NeonQ4_0>; break;
+    case DType::Q4_1: p.run = run_neon<NeonQ4_1>; break;
+    case DType::Q5_0: p.run = run_neon<NeonQ5_0>; break;
+    case DType::Q5_1: p.run = run_neon<NeonQ5_1>; break;
+    case DType::Q8_0: p.run = run_neon<NeonQ8_0>; break;
+    case DType::Q4_K: p.run = run_neon<NeonQ45K<false>>; break;
+    case DType::Q5_K: p.run = run_neon<NeonQ45K<true>>; break;
+    case DType::Q6_K: p.run = run_neon<NeonQ6K>; break;
+    default: break;
+  }
+#endif
 #endif
   return p;
 }

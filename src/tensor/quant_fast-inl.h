@@ -288,6 +288,9 @@ float vec_dot(DType t, int64_t n, const void* w, const void* a) {
       return 0.0f;
   }
 #else
+#if SLIM_NEON
+  if (float y; neon_vec_dot(t, n, w, a, y)) return y;
+#endif
   return vec_dot_ref(t, n, w, a);
 #endif
 }
