@@ -315,7 +315,9 @@ void expect_same_state(Direct& a, Direct& b) {
     ASSERT_EQ(a.lazy.frontier(p), b.lazy.frontier(p)) << "position " << p;
     const float *xa = a.lazy.aux(p), *xb = b.lazy.aux(p);
     ASSERT_EQ(xa == nullptr, xb == nullptr);
-    if (xa) EXPECT_EQ(0, std::memcmp(xa, xb, sizeof(float) * c.n_embd)) << "aux of " << p;
+    if (xa) {
+      EXPECT_EQ(0, std::memcmp(xa, xb, sizeof(float) * c.n_embd)) << "aux of " << p;
+    }
     for (int l = 0; l < a.lazy.frontier(p); ++l) {
       EXPECT_EQ(a.row(l, p, false), b.row(l, p, false)) << "K at layer " << l << " position " << p;
       EXPECT_EQ(a.row(l, p, true), b.row(l, p, true)) << "V at layer " << l << " position " << p;
@@ -398,7 +400,9 @@ TEST(LazyRevival, BudgetCapsRevivedRowsPerLayerPerDecodeStep) {
       run.eval({static_cast<int32_t>((step * 29 + 3) % c.n_vocab)});
       const std::vector<int> per = revived_rows_per_layer(f0, frontier_list(run), L);
       for (int l = 0; l < L; ++l) {
-        if (budget >= 0) EXPECT_LE(per[l], budget) << "layer " << l << " step " << step;
+        if (budget >= 0) {
+          EXPECT_LE(per[l], budget) << "layer " << l << " step " << step;
+        }
         most = std::max(most, per[l]);
       }
     }

@@ -26,14 +26,7 @@
 #define SLIM_VNNI 0
 #define SLIM_NEON 0
 #define SLIM_DOTPROD 0
-#include SLIM_TARGET_INCLUDE
-#undef SLIM_NS
-#undef SLIM_AVX2
-#undef SLIM_AVX512
-#undef SLIM_SIMD
-#undef SLIM_VNNI
-#undef SLIM_NEON
-#undef SLIM_DOTPROD
+#include "simd/one_pass.h"
 
 #if defined(SLIM_KERNELS_X86_SIMD)
 #pragma GCC push_options
@@ -45,14 +38,7 @@
 #define SLIM_VNNI 0
 #define SLIM_NEON 0
 #define SLIM_DOTPROD 0
-#include SLIM_TARGET_INCLUDE
-#undef SLIM_NS
-#undef SLIM_AVX2
-#undef SLIM_AVX512
-#undef SLIM_SIMD
-#undef SLIM_VNNI
-#undef SLIM_NEON
-#undef SLIM_DOTPROD
+#include "simd/one_pass.h"
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -64,14 +50,7 @@
 #define SLIM_VNNI 1
 #define SLIM_NEON 0
 #define SLIM_DOTPROD 0
-#include SLIM_TARGET_INCLUDE
-#undef SLIM_NS
-#undef SLIM_AVX2
-#undef SLIM_AVX512
-#undef SLIM_SIMD
-#undef SLIM_VNNI
-#undef SLIM_NEON
-#undef SLIM_DOTPROD
+#include "simd/one_pass.h"
 #pragma GCC pop_options
 #endif
 
@@ -83,14 +62,7 @@
 #define SLIM_VNNI 0
 #define SLIM_NEON 1
 #define SLIM_DOTPROD 0
-#include SLIM_TARGET_INCLUDE
-#undef SLIM_NS
-#undef SLIM_AVX2
-#undef SLIM_AVX512
-#undef SLIM_SIMD
-#undef SLIM_VNNI
-#undef SLIM_NEON
-#undef SLIM_DOTPROD
+#include "simd/one_pass.h"
 
 #pragma GCC push_options
 #pragma GCC target("arch=armv8.2-a+dotprod")  // arm_neon.h declares SDOT under this arch (every dotprod CPU is v8.2+)
@@ -101,13 +73,6 @@
 #define SLIM_VNNI 0
 #define SLIM_NEON 1
 #define SLIM_DOTPROD 1
-#include SLIM_TARGET_INCLUDE
-#undef SLIM_NS
-#undef SLIM_AVX2
-#undef SLIM_AVX512
-#undef SLIM_SIMD
-#undef SLIM_VNNI
-#undef SLIM_NEON
-#undef SLIM_DOTPROD
+#include "simd/one_pass.h"
 #pragma GCC pop_options
 #endif
