@@ -7,9 +7,6 @@
 #if SLIM_NEON
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
-#if SLIM_DOTPROD
-#pragma GCC target("arch=armv8.2-a+dotprod")  // the optimize pragma drops the pass's target extension; state it again
-#endif
 
 namespace slim::kernels::SLIM_NS::detail {
 
