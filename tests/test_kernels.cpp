@@ -307,8 +307,13 @@ TEST(VecDot, BitIdenticalToLlamaCpp) {
   // Q4_0, Q5_K and Q6_K are absent: slim follows llama.cpp's batched kernels for them (repacked
   // q4_0_8x8 gemm, ggml-cpu's tiled K-quant matmul: Matmul.KQuantBitIdenticalToLlamaCppMulMatOp), not
   // ggml_vec_dot.
+  // On avx2, Q5_0 sums in the chain order by default (Matmul.ChainOrderTypesHaveTheChainBits, docs/kernels.md);
+  // its matmul has llama.cpp's bits there under LlamaLanes (--llama-compat), its vec_dot does not.
+  const bool avx2 = std::string(k::kernel_isa()) == "avx2";
   for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
     const std::string name = slim::dtype_info(t).name;
+    const bool chain = avx2 && t == DType::Q5_0;
+    const k::LlamaLanes lanes(chain);
     Fixture f = load_fixture("dot_" + name + ".bin");
     const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
     const std::vector<uint8_t> w = f.bytes(f.nraw);
@@ -319,15 +324,19 @@ TEST(VecDot, BitIdenticalToLlamaCpp) {
     k::quantize_activation_row(t, x.data(), a.data(), n);
     // matmul on all rows at once and with a batch of copies of x (GEMV and GEMM paths)
     const k::Weight wt{t, n, rows, w.data(), rb};
-    std::vector<float> xs(6 * n), y1(rows), y6(6 * rows);
-    for (int i = 0; i < 6; ++i) std::copy(x.begin(), x.end(), xs.begin() + i * n);
+    constexpr int kCopies = 12;
+    std::vector<float> xs(kCopies * n), y1(rows), yb(kCopies * rows);
+    for (int i = 0; i < kCopies; ++i) std::copy(x.begin(), x.end(), xs.begin() + i * n);
     slim::ThreadPool pool(2);
     k::matmul(wt, x.data(), 1, n, y1.data(), rows, pool);
-    k::matmul(wt, xs.data(), 6, n, y6.data(), rows, pool);
+    k::matmul(wt, xs.data(), kCopies, n, yb.data(), rows, pool);
     for (int64_t r = 0; r < rows; ++r) {
-      EXPECT_EQ(f2u(k::vec_dot(t, n, w.data() + r * rb, a.data())), f2u(want[r])) << name << " row " << r;
+      if (!chain) {
+        EXPECT_EQ(f2u(k::vec_dot(t, n, w.data() + r * rb, a.data())), f2u(want[r])) << name << " row " << r;
+      }
       EXPECT_EQ(f2u(y1[r]), f2u(want[r])) << name << " matmul m=1 row " << r;
-      for (int i = 0; i < 6; ++i) EXPECT_EQ(f2u(y6[i * rows + r]), f2u(want[r])) << name << " matmul m=6 row " << r;
+      for (int i = 0; i < kCopies; ++i)
+        EXPECT_EQ(f2u(yb[i * rows + r]), f2u(want[r])) << name << " matmul m=" << kCopies << " row " << r;
     }
   }
 }
@@ -596,11 +605,66 @@ TEST(Matmul, BatchSizeDoesNotChangeResults) {
       for (int64_t o = 0; o < rows; ++o)
         ASSERT_EQ(f2u(single[o]), f2u(batch[i * rows + o])) << slim::dtype_info(t).name << " i=" << i << " o=" << o;
     }
-    for (int64_t mm : {2, 3, 4, 5, 8}) {  // around the switch-over sizes
+    for (int64_t mm : {2, 3, 4, 5, 8, 9, 12}) {  // around the switch-over sizes
       std::vector<float> part(mm * rows);
       k::matmul(w, x.data(), mm, cols, part.data(), rows, pool);
       for (int64_t i = 0; i < mm * rows; ++i)
         ASSERT_EQ(f2u(part[i]), f2u(batch[i])) << slim::dtype_info(t).name << " m=" << mm << " at " << i;
+    }
+  }
+}
+
+// Q4_0 on every x86 SIMD target and Q5_0 on avx2 sum in the chain order: per 32-block the exact integer
+// sum of q*a, then one fma chain per output, acc = fma(float(sum), d_w*d_a, acc) (llama.cpp's repacked
+// q4_0 gemm). Written out here from the standard blocks, the result must have the same bits for every
+// batch size: the GEMV tiles, and from 8 rows on the 8-row interleaved GEMM tile (tile_oct, with
+// partial units and odd row tails).
+float chain_dot(DType t, int64_t n, const uint8_t* w, const k::BlockQ8_0* a) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    int32_t sum = 0;
+    uint16_t dw;
+    for (int j = 0; j < 32; ++j) {
+      int q;
+      if (t == DType::Q4_0) {
+        const uint8_t* blk = w + 18 * b;
+        q = ((j < 16 ? blk[2 + j] : blk[2 + j - 16] >> 4) & 15) - 8;
+      } else {
+        const uint8_t* blk = w + 22 * b;
+        uint32_t qh;
+        std::memcpy(&qh, blk + 2, 4);
+        q = (((j < 16 ? blk[6 + j] : blk[6 + j - 16] >> 4) & 15) | (((qh >> j) & 1) << 4)) - 16;
+      }
+      sum += q * a[b].qs[j];
+    }
+    std::memcpy(&dw, w + (t == DType::Q4_0 ? 18 : 22) * b, 2);
+    acc = std::fma(static_cast<float>(sum), k::fp16_to_fp32(dw) * k::fp16_to_fp32(a[b].d), acc);
+  }
+  return acc;
+}
+
+TEST(Matmul, ChainOrderTypesHaveTheChainBits) {
+  if (!x86_simd_target()) GTEST_SKIP() << k::kernel_isa() << " target sums in the reference order";
+  std::mt19937 rng(23);
+  std::vector<DType> types = {DType::Q4_0};
+  if (std::string(k::kernel_isa()) == "avx2") types.push_back(DType::Q5_0);
+  slim::ThreadPool pool(2);
+  for (DType t : types) {
+    const int64_t cols = 640, rows = 38;  // 38: tile_oct's 4-row blocks leave a 2-row tail
+    const auto wbytes = random_weights(t, rows, cols, rng);
+    const size_t rb = slim::row_bytes(t, cols);
+    const k::Weight w{t, cols, rows, wbytes.data(), rb};
+    for (int64_t m : {1, 3, 7, 8, 9, 16, 21}) {
+      const auto x = random_floats(size_t(m * cols), rng);
+      std::vector<float> y(size_t(m * rows));
+      k::matmul(w, x.data(), m, cols, y.data(), rows, pool);
+      std::vector<k::BlockQ8_0> a(cols / 32);
+      for (int64_t i = 0; i < m; ++i) {
+        k::quantize_activation_row(t, x.data() + i * cols, a.data(), cols);
+        for (int64_t o = 0; o < rows; ++o)
+          ASSERT_EQ(f2u(y[i * rows + o]), f2u(chain_dot(t, cols, wbytes.data() + o * rb, a.data())))
+              << slim::dtype_info(t).name << " m=" << m << " row " << i << " output " << o;
+      }
     }
   }
 }

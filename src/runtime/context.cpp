@@ -337,6 +337,7 @@ KVManagerStats Context::kv_stats() const { return impl_->tier ? impl_->tier->sta
 void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* progress) {
   const ModelConfig& c = model_.config();
   Impl& I = *impl_;
+  const kernels::LlamaLanes lanes(I.llama_compat);
   const int d = c.n_embd, L = c.n_layer;
   I.stop_rescore();  // a new prompt: the previous one's decode selections end
   I.h_all.resize(size_t(n) * d);
@@ -463,6 +464,7 @@ void Context::eval_pruned(const int32_t* tokens, int n, const ProgressCallback* 
 void Context::eval(const int32_t* tokens, int n, const LogitsCallback* all_logits, const ProgressCallback* progress) {
   const ModelConfig& c = model_.config();
   Impl& I = *impl_;
+  const kernels::LlamaLanes lanes(I.llama_compat);
   if (n <= 0) return;
   if (int64_t(n_past_) + n > n_ctx_)
     throw Error("context: " + std::to_string(n_past_ + int64_t(n)) + " tokens do not fit in the context of " +

@@ -159,14 +159,68 @@ void run_rows(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* 
   for (; o < o1; ++o) tile_row_block<F, 1, false>(w.data + o * ws, ws, act, as, m, w.cols, y + o, ldy);
 }
 
+// Activation units (row pairs, 8-row units) per chunk: ~256 KiB of packed activations (L2-resident), a
+// multiple of every tile's RP.
+inline int64_t pair_chunk(size_t as) { return std::max<int64_t>(4, static_cast<int64_t>((256u << 10) / as) / 4 * 4); }
+
+#if !SLIM_VNNI
+// AVX2 GEMM of the chain types on units of 8 interleaved activation rows (tile_oct). Per chunk of units,
+// kOctR weight rows at a time are decoded into an L1-sized buffer and dotted against every unit.
+constexpr int kOctR = 4;
+template <class W>
+void run_oct(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
+             int64_t o1, int64_t ub, int64_t ue) {
+  const int64_t nb = w.cols / 32;
+  const size_t ws = w.row_stride, ds = dec_a_stride(nb);
+  static thread_local Scratch dec_buf;
+  uint8_t* buf = dec_buf.get(ds * kOctR);
+  const int64_t uc = pair_chunk(as);
+  for (int64_t u0 = ub; u0 < ue; u0 += uc) {
+    const int64_t u1 = std::min(ue, u0 + uc);
+    for (int64_t o = o0; o < o1; o += kOctR) {
+      const int rr = static_cast<int>(std::min<int64_t>(kOctR, o1 - o));
+      decode_rows_a<W>(w.data + o * ws, ws, rr, nb, buf, ds);
+      for (int64_t u = u0; u < u1; ++u) {
+        const int valid = static_cast<int>(std::min<int64_t>(kOctRows, m - u * kOctRows));
+        float* yu = y + u * kOctRows * ldy + o;
+        if (rr == kOctR) {
+          tile_oct<kOctR>(buf, ds, nb, act + u * as, valid, yu, ldy);
+        } else {
+          for (int r = 0; r < rr; ++r) tile_oct<1>(buf + r * ds, ds, nb, act + u * as, valid, yu + r, ldy);
+        }
+      }
+    }
+  }
+}
+
+// Q4_K: activation rows against 8 decoded weight rows at a time, one output per lane (tile_q4k8).
+constexpr int kQ4K8C = 2;  // activation rows per tile
+void run_q4k8(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
+              int64_t o1, int64_t ib, int64_t ie) {
+  const int64_t nb = w.cols / 256;
+  const size_t ws = w.row_stride;
+  static thread_local Scratch dec_buf;
+  uint8_t* buf = dec_buf.get(static_cast<size_t>(nb) * kDecQ4K8);
+  const int64_t rc = pair_chunk(as);
+  for (int64_t i0 = ib; i0 < ie; i0 += rc) {
+    const int64_t i1 = std::min(ie, i0 + rc);
+    for (int64_t o = o0; o < o1; o += 8) {
+      const int rr = static_cast<int>(std::min<int64_t>(8, o1 - o));
+      decode_q4k8(w.data + o * ws, ws, rr, nb, buf);
+      int64_t i = i0;
+      for (; i + kQ4K8C <= i1; i += kQ4K8C) tile_q4k8<kQ4K8C>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
+      for (; i < i1; ++i) tile_q4k8<1>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
+    }
+  }
+  (void)m;
+}
+#endif
 #endif  // SLIM_SIMD
 #if SLIM_VNNI
 // ---------------------------------------------------------------------------------------------------
 // GEMM on activation row pairs (zmm tiles, matmul_tiles.h).
 
 constexpr int64_t kPairMin = 4;  // from this many activation rows on, matmul packs rows in pairs
-// Activation pairs per chunk: ~256 KiB of packed activations (L2-resident), a multiple of every tile's RP.
-inline int64_t pair_chunk(size_t as) { return std::max<int64_t>(4, static_cast<int64_t>((256u << 10) / as) / 4 * 4); }
 
 template <class W>
 struct PairA {
@@ -264,26 +318,35 @@ struct Plan {
   void (*run)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t) = nullptr;
   int offset = 0;  // zero point of 32-block weights
   DType type = DType::F32;
-  // Blocked GEMM (VNNI builds, quantized types): activations packed in units of unit_rows rows
-  // (pairs for the row-pair tiles, single rows for the Q4_K lane tile); pair_stride = bytes per unit,
-  // 0 when not available; output rows handed out in multiples of row_block.
+  // Blocked GEMM (quantized types): activations packed in units of unit_rows rows (VNNI builds: pairs
+  // for the row-pair tiles, single rows for the Q4_K lane tile; AVX2: 8 rows for tile_oct), used from
+  // pair_min rows on; pair_stride = bytes per unit, 0 when not available; output rows handed out in
+  // multiples of row_block. pack_pair packs `rows` (<= unit_rows) rows of stride ldx into one unit.
   size_t pair_stride = 0;
   int unit_rows = 2;
+  int64_t pair_min = 4;
   int64_t row_block = 4;
-  void (*pack_pair)(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) = nullptr;
+  void (*pack_pair)(const Plan&, const float* x, int64_t ldx, int rows, int64_t cols, uint8_t* dst) = nullptr;
   void (*run_pair)(const Weight&, const uint8_t*, size_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t,
                    int64_t) = nullptr;
 };
 
 #if SLIM_VNNI
-void pack_pair_a_plan(const Plan& p, const float* x0, const float* x1, int64_t cols, uint8_t* dst) {
-  pack_pair_a(x0, x1, cols / 32, p.offset, dst);
+void pack_pair_a_plan(const Plan& p, const float* x, int64_t ldx, int rows, int64_t cols, uint8_t* dst) {
+  pack_pair_a(x, rows > 1 ? x + ldx : nullptr, cols / 32, p.offset, dst);
 }
-void pack_pair_k_plan(const Plan&, const float* x0, const float* x1, int64_t cols, uint8_t* dst) {
-  pack_pair_k(x0, x1, cols / 256, dst);
+void pack_pair_k_plan(const Plan&, const float* x, int64_t ldx, int rows, int64_t cols, uint8_t* dst) {
+  pack_pair_k(x, rows > 1 ? x + ldx : nullptr, cols / 256, dst);
 }
-void pack_row_q4k_plan(const Plan&, const float* x0, const float*, int64_t cols, uint8_t* dst) {
-  pack_row_q4k(x0, cols / 256, dst);
+#endif
+#if SLIM_SIMD
+void pack_row_q4k_plan(const Plan&, const float* x, int64_t, int, int64_t cols, uint8_t* dst) {
+  pack_row_q4k(x, cols / 256, dst);
+}
+#endif
+#if SLIM_SIMD && !SLIM_VNNI
+void pack_oct_a_plan(const Plan& p, const float* x, int64_t ldx, int rows, int64_t cols, uint8_t* dst) {
+  pack_oct_a(x, ldx, rows, cols / 32, p.offset, dst);
 }
 #endif
 
@@ -364,6 +427,7 @@ Plan make_plan(const Weight& w) {
     case DType::Q6_K: p.run_pair = run_pairs<PairK<RawQ6K>>; break;
     default: break;
   }
+  p.pair_min = kPairMin;
   if (w.type == DType::Q4_K) {
     p.pack_pair = pack_row_q4k_plan;
     p.pair_stride = static_cast<size_t>(n / 256) * kRowQ4K;
@@ -373,6 +437,29 @@ Plan make_plan(const Weight& w) {
     const bool k = dtype_info(w.type).block_elems == 256;
     p.pack_pair = k ? pack_pair_k_plan : pack_pair_a_plan;
     p.pair_stride = k ? static_cast<size_t>(n / 256) * kPairK : static_cast<size_t>(n / 32) * kPairA;
+  }
+#else
+  const bool lanes = LlamaLanes::active();
+  if (lanes && w.type == DType::Q5_0) p.run = run_rows<FamA<WQ5_0Lanes>>;
+  switch (w.type) {
+    case DType::Q4_0: p.run_pair = run_oct<WQ4_0>; break;
+    case DType::Q5_0: p.run_pair = lanes ? nullptr : run_oct<WQ5_0>; break;
+    default: break;
+  }
+  if (p.run_pair) {
+    p.pack_pair = pack_oct_a_plan;
+    p.pair_stride = static_cast<size_t>(n / 32) * kOctA;
+    p.unit_rows = kOctRows;
+    p.pair_min = kOctRows;
+    p.row_block = kOctR;
+  }
+  if (w.type == DType::Q4_K) {
+    p.run_pair = run_q4k8;
+    p.pack_pair = pack_row_q4k_plan;
+    p.pair_stride = static_cast<size_t>(n / 256) * kRowQ4K;
+    p.unit_rows = 1;
+    p.pair_min = 4;
+    p.row_block = 8;
   }
 #endif
 #else
@@ -402,8 +489,8 @@ void pack_range(const Plan& p, bool pairs, const float* x, int64_t ldx, int64_t 
   for (int64_t i = i0; i < i1; ++i) {
     if (pairs) {
       const int64_t r0 = i * p.unit_rows;
-      const float* x1 = p.unit_rows == 2 && r0 + 1 < m ? x + (r0 + 1) * ldx : nullptr;
-      p.pack_pair(p, x + r0 * ldx, x1, cols, act + i * p.pair_stride);
+      const int rows = static_cast<int>(std::min<int64_t>(p.unit_rows, m - r0));
+      p.pack_pair(p, x + r0 * ldx, ldx, rows, cols, act + i * p.pair_stride);
     } else {
       p.pack(p, x + i * ldx, cols, act + i * p.act_stride);
     }
@@ -457,11 +544,7 @@ struct Work {
 void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, ThreadPool& pool) {
   if (m <= 0 || w.rows <= 0) return;
   const Plan p = make_plan(w);
-#if SLIM_VNNI
-  const bool pairs = p.pair_stride != 0 && m >= kPairMin;
-#else
-  const bool pairs = false;
-#endif
+  const bool pairs = p.pair_stride != 0 && m >= p.pair_min;
   const int nt = pool.size();
   Work wk{w, p, x, ldx, m, y, ldy, pairs, nullptr, pairs ? p.pair_stride : p.act_stride,
           pairs ? (m + p.unit_rows - 1) / p.unit_rows : m, 0, 0, 0, 0, 0, 0};
@@ -477,7 +560,7 @@ void matmul(const Weight& w, const float* x, int64_t m, int64_t ldx, float* y, i
   // element is computed the same way by whichever thread takes it).
   wk.pack_unit = std::max<int64_t>(1, (wk.n_pack + 4 * nt - 1) / (4 * nt));
   wk.n_pack_units = (wk.n_pack + wk.pack_unit - 1) / wk.pack_unit;
-#if SLIM_VNNI
+#if SLIM_SIMD
   wk.pair_unit = pairs ? pair_chunk(wk.stride) : wk.n_pack;
 #else
   wk.pair_unit = wk.n_pack;
@@ -511,11 +594,7 @@ void matmul_rows(const Weight& w, const float* x, int64_t m, int64_t ldx, float*
                  int64_t o1) {
   if (m <= 0 || o1 <= o0) return;
   const Plan p = make_plan(w);
-#if SLIM_VNNI
-  const bool pairs = p.pair_stride != 0 && m >= kPairMin;
-#else
-  const bool pairs = false;
-#endif
+  const bool pairs = p.pair_stride != 0 && m >= p.pair_min;
   const int64_t units = pairs ? (m + p.unit_rows - 1) / p.unit_rows : m;
   const size_t stride = pairs ? p.pair_stride : p.act_stride;
   uint8_t* act = scratch().get(stride * static_cast<size_t>(units));

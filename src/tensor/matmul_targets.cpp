@@ -49,6 +49,13 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) { SLIM_DISPATCH(
 
 void dequantize_row(DType t, const void* src, float* dst, int64_t n) { dequantize_row_ref(t, src, dst, n); }
 
+namespace {
+thread_local bool t_llama_lanes = false;
+}
+LlamaLanes::LlamaLanes(bool on) : prev_(t_llama_lanes) { t_llama_lanes = on; }
+LlamaLanes::~LlamaLanes() { t_llama_lanes = prev_; }
+bool LlamaLanes::active() { return t_llama_lanes; }
+
 const char* kernel_isa() { return simd::name(simd::active()); }
 
 }  // namespace slim::kernels

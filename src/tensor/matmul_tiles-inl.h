@@ -131,13 +131,20 @@ struct WQ4_1 {
   static const uint16_t* d(const Block* b) { return &b->d; }
   static const uint16_t* m(const Block* b) { return &b->m; }
 };
+// Q5_0: llama.cpp's vec_dot lane order (8 float lanes + hsum) on AVX-512; on AVX2 the chain order of
+// Q4_0 instead, which tile_oct computes at ~3x the speed (not bit-identical to llama.cpp's AVX2 build:
+// the same exact block sums, summed in another float order; docs/kernels.md).
 struct WQ5_0 {
   using Block = BlockQ5_0;
-  static constexpr bool kChain = false;
+  static constexpr bool kChain = !SLIM_VNNI;
   static constexpr bool kMin = false, kSigned = false;
   static __m256i code(const Block* b) { return _mm256_or_si256(nibbles_32(b->qs), bit4_from_mask(load_u32(b->qh))); }
   static const uint16_t* d(const Block* b) { return &b->d; }
   static const uint16_t* m(const Block*) { return nullptr; }
+};
+// Q5_0 in llama.cpp's vec_dot lane order on every target (LlamaLanes).
+struct WQ5_0Lanes : WQ5_0 {
+  static constexpr bool kChain = false;
 };
 struct WQ5_1 {
   using Block = BlockQ5_1;
@@ -271,6 +278,57 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
       else y[c * ldy + r] = hsum(acc[r][c]) + accm[r][c];
     }
 }
+
+#if SLIM_SIMD && !SLIM_VNNI
+// ---------------------------------------------------------------------------------------------------
+// AVX2 GEMM for the chain types (exact integer block sum, one fma chain per output): one output per
+// lane. tile_a's chain spends a horizontal integer sum per block and output; here 8 activation rows
+// are interleaved in 4-byte groups (lane j = row j), each 4-byte group of a weight row is broadcast,
+// and one vpmaddubsw covers 8 outputs. Four such products add up in int16 without overflow (8
+// products of u5 x s8 <= 8*31*127 < 2^15), so per block and 8 outputs it takes 8 vpmaddubsw, 6 vpaddw,
+// 2 vpmaddwd, then one convert, multiply and fma: about 13 multiply-port uops instead of tile_a's 40.
+// The integer block sums and the float chain are the same as tile_a's kChain path, bit for bit.
+
+// Eight activation rows, per 32-block (320 bytes): qs[8][32] (group k: rows 0..7's bytes 4k..4k+3) |
+// d[8] f32 (row j's fp16-rounded d) | corr[8] i32 (-offset * sum of row j's block). Missing rows are 0.
+constexpr size_t kOctA = 320;
+constexpr int kOctRows = 8;
+
+// R decoded weight rows (DecA layout, stride ds) × one unit of 8 activation rows, of which `valid` are
+// real; y[j*ldy + r].
+template <int R>
+inline void tile_oct(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, int valid, float* y, int64_t ldy) {
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb = act + b * kOctA;
+    const __m256 da = _mm256_load_ps(reinterpret_cast<const float*>(pb + 256));
+    const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 288));
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wc = w + r * ds + 32 * b;
+      __m256i s[2];
+      for (int h = 0; h < 2; ++h) {
+        __m256i t = _mm256_setzero_si256();
+        for (int k = 4 * h; k < 4 * h + 4; ++k) {
+          const __m256i wk = _mm256_set1_epi32(static_cast<int>(load_u32(wc + 4 * k)));
+          t = _mm256_add_epi16(t, _mm256_maddubs_epi16(wk, _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 32 * k))));
+        }
+        s[h] = t;
+      }
+      const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(s[0], ones), _mm256_madd_epi16(s[1], ones)), corr);
+      const __m256 wd = _mm256_broadcast_ss(reinterpret_cast<const float*>(w + r * ds + 32 * nb) + b);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, da), acc[r]);
+    }
+  }
+  alignas(32) float out[R][8];
+  for (int r = 0; r < R; ++r) _mm256_store_ps(out[r], acc[r]);
+  for (int j = 0; j < valid; ++j)
+    for (int r = 0; r < R; ++r) y[j * ldy + r] = out[r][j];
+}
+// Quantizes `rows` (<= 8) rows of x (stride ldx) like pack_act_a into one 8-row unit.
+void pack_oct_a(const float* x, int64_t ldx, int rows, int64_t nb, int offset, uint8_t* dst);
+#endif
 
 // ---------------------------------------------------------------------------------------------------
 // K-quants × Q8_K
@@ -532,6 +590,105 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
     }
 }
 
+// Activation rows for the Q4_K lane tiles (tile_q4k8, tile_q4k16), per row and super-block (320 bytes):
+//   qs[256] | bsum pairs[4] i32 (two s16: bsums 4i+4i+1, 4i+2+4i+3) | d f32 | pad.
+constexpr size_t kRowQ4K = 320;
+void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst);
+
+#if !SLIM_VNNI
+// ---------------------------------------------------------------------------------------------------
+// AVX2 Q4_K GEMM, one output per lane: 8 decoded weight rows interleaved in 4-byte groups, each 4-byte
+// group of an activation row broadcast. A sub-block's 8 vpmaddubsw add up in int16 (16 products of
+// u4 x s8 per lane <= 16*15*127 < 2^15), one vpmaddwd applies its scale; per 64-element pair of
+// sub-blocks the exact integer sums feed the two fma chains of llama.cpp's repacked q4_K gemm (the
+// Chains64 order of tile_k, bit for bit), without tile_k's horizontal sums.
+
+// 8 decoded rows, per super-block (2496 bytes): codes[8 sub-blocks][8 groups][8 rows][4] |
+// sc[8][8] i32 (scale in both s16 halves) | min pairs[4][8] i32 (mins 2i, 2i+1 as s16) | d[8] | dmin[8].
+constexpr size_t kDecQ4K8 = 2048 + 256 + 128 + 32 + 32;
+inline void decode_q4k8(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst) {
+  std::memset(dst, 0, static_cast<size_t>(nb) * kDecQ4K8);
+  const RawQ45K<false> raw{w, ws};
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = dst + b * kDecQ4K8;
+    auto* sc = reinterpret_cast<int32_t*>(o + 2048);
+    auto* mp = reinterpret_cast<int32_t*>(o + 2304);
+    auto* d = reinterpret_cast<float*>(o + 2432);
+    auto* dmin = reinterpret_cast<float*>(o + 2464);
+    for (int r = 0; r < rows; ++r) {
+      RawQ45K<false>::Super sb;
+      raw.load(r, b, sb);
+      uint8_t scb[8], mnb[8];
+      unpack_scales_k4(w + r * ws + b * sizeof(BlockQ4_K) + 4, scb, mnb);
+      d[r] = sb.d;
+      dmin[r] = sb.dmin;
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        alignas(32) uint32_t codes[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(codes), RawQ45K<false>::code(sb, j));
+        for (int g = 0; g < 8; ++g) std::memcpy(o + ((j * 8 + g) * 8 + r) * 4, &codes[g], 4);
+        sc[j * 8 + r] = scb[j] | (scb[j] << 16);
+      }
+      for (int i = 0; i < 4; ++i) mp[i * 8 + r] = mnb[2 * i] | (mnb[2 * i + 1] << 16);
+    }
+  }
+}
+
+// 8 decoded rows (valid of them real) × C activation rows (kRowQ4K layout, stride as); y[c*ldy + r].
+template <int C>
+inline void tile_q4k8(const uint8_t* w, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
+                      int64_t ldy) {
+  __m256 accr[C], accm[C];
+  for (int c = 0; c < C; ++c) accr[c] = accm[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wb = w + b * kDecQ4K8;
+    const uint8_t* ab[C];
+    __m256 dda[C], dmda[C];
+    const __m256 d8 = _mm256_load_ps(reinterpret_cast<const float*>(wb + 2432));
+    const __m256 dm8 = _mm256_load_ps(reinterpret_cast<const float*>(wb + 2464));
+    for (int c = 0; c < C; ++c) {
+      ab[c] = act + c * as + b * kRowQ4K;
+      const __m256 da = _mm256_broadcast_ss(reinterpret_cast<const float*>(ab[c] + 272));
+      dda[c] = _mm256_mul_ps(d8, da);
+      dmda[c] = _mm256_mul_ps(dm8, da);
+    }
+    for (int i = 0; i < 4; ++i) {  // pairs of sub-blocks
+      __m256i isum[C];
+      for (int h = 0; h < 2; ++h) {
+        const int j = 2 * i + h;
+        __m256i s16[C];
+        for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+          const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + (j * 8 + g) * 32));
+          for (int c = 0; c < C; ++c) {
+            const __m256i a4 = _mm256_set1_epi32(static_cast<int>(load_u32(ab[c] + 32 * j + 4 * g)));
+            s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, a4));
+          }
+        }
+        const __m256i scj = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + 2048 + 32 * j));
+        for (int c = 0; c < C; ++c) {
+          const __m256i t = _mm256_madd_epi16(s16[c], scj);
+          isum[c] = h ? _mm256_add_epi32(isum[c], t) : t;
+        }
+      }
+      const __m256i mp = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + 2304 + 32 * i));
+      for (int c = 0; c < C; ++c) {
+        const __m256i bp = _mm256_set1_epi32(static_cast<int>(load_u32(ab[c] + 256 + 4 * i)));
+        const __m256i imin = _mm256_madd_epi16(mp, bp);
+        accr[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), dda[c], accr[c]);
+        accm[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmda[c], accm[c]);
+      }
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    alignas(32) float out[8];
+    _mm256_store_ps(out, _mm256_sub_ps(accr[c], accm[c]));
+    for (int r = 0; r < valid; ++r) y[c * ldy + r] = out[r];
+  }
+}
+#endif
+
 #if SLIM_VNNI
 // ---------------------------------------------------------------------------------------------------
 // GEMM with 512-bit registers on activation row pairs.
@@ -747,9 +904,7 @@ inline void decode_q4k16(const uint8_t* w, size_t ws, int rows, int64_t nb, uint
   }
 }
 
-// Activation rows for this tile, per row and super-block (320 bytes):
-//   qs[256] | bsum pairs[4] i32 (two s16: bsums 4i+4i+1, 4i+2+4i+3) | d f32 | pad.
-constexpr size_t kRowQ4K = 320;
+// Activation rows: kRowQ4K layout (pack_row_q4k).
 
 // 16 decoded rows (valid of them real) × C activation rows; y[c*ldy + r].
 template <int C>
@@ -803,8 +958,6 @@ inline void tile_q4k16(const uint8_t* w, int64_t nb, const uint8_t* act, size_t 
   const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
   for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y + c * ldy, mask, _mm512_sub_ps(accr[c], accm[c]));
 }
-
-void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst);
 
 // Pair packers (quant_fast.cpp): rows x0 and x1 (x1 may be null: a zero row) of n elements.
 void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8_t* dst);

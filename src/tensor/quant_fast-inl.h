@@ -96,6 +96,43 @@ void pack_act_a(const float* x, int64_t nb, int offset, uint8_t* dst) {
   }
 }
 
+#if SLIM_SIMD
+void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst) {
+  BlockQ8_K t;
+  for (int64_t b = 0; b < nsb; ++b) {
+    uint8_t* pb = dst + b * kRowQ4K;
+    SLIM_NS::quantize_row_q8_K(x + 256 * b, &t, 256);
+    std::memcpy(pb, t.qs, 256);
+    auto* bp = reinterpret_cast<int32_t*>(pb + 256);
+    for (int i = 0; i < 4; ++i) {
+      const int lo = t.bsums[4 * i] + t.bsums[4 * i + 1], hi = t.bsums[4 * i + 2] + t.bsums[4 * i + 3];
+      bp[i] = (lo & 0xffff) | (hi << 16);
+    }
+    std::memcpy(pb + 272, &t.d, 4);
+  }
+}
+#endif
+
+#if SLIM_SIMD && !SLIM_VNNI
+void pack_oct_a(const float* x, int64_t ldx, int rows, int64_t nb, int offset, uint8_t* dst) {
+  int8_t q[32];
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* pb = dst + b * kOctA;
+    auto* d = reinterpret_cast<float*>(pb + 256);
+    auto* corr = reinterpret_cast<int32_t*>(pb + 288);
+    for (int j = 0; j < kOctRows; ++j) {
+      float dd = 0.0f;
+      int sum = 0;
+      if (j < rows) sum = quant_block32(x + j * ldx + 32 * b, q, dd);
+      else std::memset(q, 0, sizeof q);
+      for (int k = 0; k < 8; ++k) std::memcpy(pb + 32 * k + 4 * j, q + 4 * k, 4);
+      d[j] = fp16_to_fp32(fp32_to_fp16(dd));
+      corr[j] = -offset * sum;
+    }
+  }
+}
+#endif
+
 #if SLIM_VNNI
 void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8_t* dst) {
   for (int64_t b = 0; b < nb; ++b) {
@@ -119,21 +156,6 @@ void pack_pair_a(const float* x0, const float* x1, int64_t nb, int offset, uint8
       block_corr(qs + 32 * h, offset, init + 8 * h);
       s[8 * h] = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
     }
-  }
-}
-
-void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst) {
-  BlockQ8_K t;
-  for (int64_t b = 0; b < nsb; ++b) {
-    uint8_t* pb = dst + b * kRowQ4K;
-    SLIM_NS::quantize_row_q8_K(x + 256 * b, &t, 256);
-    std::memcpy(pb, t.qs, 256);
-    auto* bp = reinterpret_cast<int32_t*>(pb + 256);
-    for (int i = 0; i < 4; ++i) {
-      const int lo = t.bsums[4 * i] + t.bsums[4 * i + 1], hi = t.bsums[4 * i + 2] + t.bsums[4 * i + 3];
-      bp[i] = (lo & 0xffff) | (hi << 16);
-    }
-    std::memcpy(pb + 272, &t.d, 4);
   }
 }
 
