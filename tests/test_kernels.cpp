@@ -307,12 +307,12 @@ TEST(VecDot, BitIdenticalToLlamaCpp) {
   // Q4_0, Q5_K and Q6_K are absent: slim follows llama.cpp's batched kernels for them (repacked
   // q4_0_8x8 gemm, ggml-cpu's tiled K-quant matmul: Matmul.KQuantBitIdenticalToLlamaCppMulMatOp), not
   // ggml_vec_dot.
-  // On avx2, Q5_0 sums in the chain order by default (Matmul.ChainOrderTypesHaveTheChainBits, docs/kernels.md);
+  // On avx2, Q4_1 and Q5_0 sum in the chain order by default (Matmul.ChainOrderTypesHaveTheChainBits, docs/kernels.md);
   // its matmul has llama.cpp's bits there under LlamaLanes (--llama-compat), its vec_dot does not.
   const bool avx2 = std::string(k::kernel_isa()) == "avx2";
   for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
     const std::string name = slim::dtype_info(t).name;
-    const bool chain = avx2 && t == DType::Q5_0;
+    const bool chain = avx2 && (t == DType::Q4_1 || t == DType::Q5_0);
     const k::LlamaLanes lanes(chain);
     Fixture f = load_fixture("dot_" + name + ".bin");
     const int64_t rows = static_cast<int64_t>(f.offset), n = f.n;
@@ -614,40 +614,54 @@ TEST(Matmul, BatchSizeDoesNotChangeResults) {
   }
 }
 
-// Q4_0 on every x86 SIMD target and Q5_0 on avx2 sum in the chain order: per 32-block the exact integer
-// sum of q*a, then one fma chain per output, acc = fma(float(sum), d_w*d_a, acc) (llama.cpp's repacked
-// q4_0 gemm). Written out here from the standard blocks, the result must have the same bits for every
+// Q4_0 on every x86 SIMD target and Q4_1 / Q5_0 on avx2 sum in the chain order: per 32-block the exact
+// integer sum of q*a, then one fma chain per output, acc = fma(float(sum), d_w*d_a, acc) (llama.cpp's
+// repacked q4_0 gemm); Q4_1's min terms m_w*s_a form a second chain, added at the end. Written out here from the standard blocks, the result must have the same bits for every
 // batch size: the GEMV tiles, and from 8 rows on the 8-row interleaved GEMM tile (tile_oct, with
 // partial units and odd row tails).
-float chain_dot(DType t, int64_t n, const uint8_t* w, const k::BlockQ8_0* a) {
-  float acc = 0.0f;
+float chain_dot(DType t, int64_t n, const uint8_t* w, const uint8_t* act) {
+  float acc = 0.0f, acc_min = 0.0f;
+  const size_t bw = slim::row_bytes(t, 32);
   for (int64_t b = 0; b < n / 32; ++b) {
     int32_t sum = 0;
-    uint16_t dw;
+    uint16_t dw, da;
+    const int8_t* aq;
+    if (t == DType::Q4_1) {
+      const auto* a = reinterpret_cast<const k::BlockQ8_1*>(act) + b;
+      aq = a->qs;
+      da = a->d;
+      uint16_t mw;
+      std::memcpy(&mw, w + bw * b + 2, 2);
+      acc_min = std::fma(k::fp16_to_fp32(mw), k::fp16_to_fp32(a->s), acc_min);
+    } else {
+      const auto* a = reinterpret_cast<const k::BlockQ8_0*>(act) + b;
+      aq = a->qs;
+      da = a->d;
+    }
     for (int j = 0; j < 32; ++j) {
       int q;
-      if (t == DType::Q4_0) {
-        const uint8_t* blk = w + 18 * b;
-        q = ((j < 16 ? blk[2 + j] : blk[2 + j - 16] >> 4) & 15) - 8;
+      if (t == DType::Q4_0 || t == DType::Q4_1) {
+        const uint8_t* blk = w + bw * b + (t == DType::Q4_1 ? 4 : 2);
+        q = ((j < 16 ? blk[j] : blk[j - 16] >> 4) & 15) - (t == DType::Q4_0 ? 8 : 0);
       } else {
         const uint8_t* blk = w + 22 * b;
         uint32_t qh;
         std::memcpy(&qh, blk + 2, 4);
         q = (((j < 16 ? blk[6 + j] : blk[6 + j - 16] >> 4) & 15) | (((qh >> j) & 1) << 4)) - 16;
       }
-      sum += q * a[b].qs[j];
+      sum += q * aq[j];
     }
-    std::memcpy(&dw, w + (t == DType::Q4_0 ? 18 : 22) * b, 2);
-    acc = std::fma(static_cast<float>(sum), k::fp16_to_fp32(dw) * k::fp16_to_fp32(a[b].d), acc);
+    std::memcpy(&dw, w + bw * b, 2);
+    acc = std::fma(static_cast<float>(sum), k::fp16_to_fp32(dw) * k::fp16_to_fp32(da), acc);
   }
-  return acc;
+  return acc + acc_min;
 }
 
 TEST(Matmul, ChainOrderTypesHaveTheChainBits) {
   if (!x86_simd_target()) GTEST_SKIP() << k::kernel_isa() << " target sums in the reference order";
   std::mt19937 rng(23);
   std::vector<DType> types = {DType::Q4_0};
-  if (std::string(k::kernel_isa()) == "avx2") types.push_back(DType::Q5_0);
+  if (std::string(k::kernel_isa()) == "avx2") types.insert(types.end(), {DType::Q4_1, DType::Q5_0});
   slim::ThreadPool pool(2);
   for (DType t : types) {
     const int64_t cols = 640, rows = 38;  // 38: tile_oct's 4-row blocks leave a 2-row tail
@@ -658,7 +672,7 @@ TEST(Matmul, ChainOrderTypesHaveTheChainBits) {
       const auto x = random_floats(size_t(m * cols), rng);
       std::vector<float> y(size_t(m * rows));
       k::matmul(w, x.data(), m, cols, y.data(), rows, pool);
-      std::vector<k::BlockQ8_0> a(cols / 32);
+      std::vector<uint8_t> a(k::activation_row_bytes(t, cols));
       for (int64_t i = 0; i < m; ++i) {
         k::quantize_activation_row(t, x.data() + i * cols, a.data(), cols);
         for (int64_t o = 0; o < rows; ++o)

@@ -100,9 +100,9 @@ void quantize_activation_row(DType weight_type, const float* x, void* dst, int64
 
 // Dot product of one weight row (type t, n elements) with one activation row already converted to
 // vec_dot_type(t). vec_dot uses the SIMD path of this build, which reproduces llama.cpp's x86 kernels
-// bit for bit for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q5_K/Q6_K (Q4_K: its repacked gemm; Q5_0 on avx2: the chain
-// order, see LlamaLanes and docs/kernels.md); matmul gives the same bits as vec_dot. vec_dot_ref is scalar, in ggml's reference order (integer
-// sum per block, then scaled by d_w*d_a in float).
+// bit for bit for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q5_K/Q6_K (Q4_K: its repacked gemm; Q4_1/Q5_0 on avx2: the
+// chain order, see LlamaLanes and docs/kernels.md); matmul gives the same bits as vec_dot. vec_dot_ref is
+// scalar, in ggml's reference order (integer sum per block, then scaled by d_w*d_a in float).
 float vec_dot(DType t, int64_t n, const void* w, const void* a);
 float vec_dot_ref(DType t, int64_t n, const void* w, const void* a);
 
@@ -112,7 +112,7 @@ float vec_dot_ref(DType t, int64_t n, const void* w, const void* a);
 bool quantize_row_ref(DType t, const float* x, void* dst, int64_t n);
 
 // Float summation order of the matmuls on the calling thread. By default each target sums in its fastest
-// order that is still batch-invariant; on avx2 that differs from llama.cpp's AVX2 build for Q5_0 (exact
+// order that is still batch-invariant; on avx2 that differs from llama.cpp's AVX2 build for Q4_1/Q5_0 (exact
 // block sums in one fma chain instead of 8 float lanes + hsum; docs/kernels.md). While a LlamaLanes scope
 // with on = true is alive, matmuls planned on this thread use llama.cpp's lane order everywhere
 // (--llama-compat). Results stay batch-invariant either way.

@@ -184,9 +184,9 @@ void run_oct(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y
         const int valid = static_cast<int>(std::min<int64_t>(kOctRows, m - u * kOctRows));
         float* yu = y + u * kOctRows * ldy + o;
         if (rr == kOctR) {
-          tile_oct<kOctR>(buf, ds, nb, act + u * as, valid, yu, ldy);
+          tile_oct<kOctR, W::kMin>(buf, ds, nb, act + u * as, valid, yu, ldy);
         } else {
-          for (int r = 0; r < rr; ++r) tile_oct<1>(buf + r * ds, ds, nb, act + u * as, valid, yu + r, ldy);
+          for (int r = 0; r < rr; ++r) tile_oct<1, W::kMin>(buf + r * ds, ds, nb, act + u * as, valid, yu + r, ldy);
         }
       }
     }
@@ -441,8 +441,10 @@ Plan make_plan(const Weight& w) {
 #else
   const bool lanes = LlamaLanes::active();
   if (lanes && w.type == DType::Q5_0) p.run = run_rows<FamA<WQ5_0Lanes>>;
+  if (lanes && w.type == DType::Q4_1) p.run = run_rows<FamA<WQ4_1Lanes>>;
   switch (w.type) {
     case DType::Q4_0: p.run_pair = run_oct<WQ4_0>; break;
+    case DType::Q4_1: p.run_pair = lanes ? nullptr : run_oct<WQ4_1>; break;
     case DType::Q5_0: p.run_pair = lanes ? nullptr : run_oct<WQ5_0>; break;
     default: break;
   }

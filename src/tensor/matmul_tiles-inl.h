@@ -123,9 +123,11 @@ struct WQ4_0 {
   static const uint16_t* d(const Block* b) { return &b->d; }
   static const uint16_t* m(const Block*) { return nullptr; }
 };
+// Q4_1: like Q5_0, llama.cpp's vec_dot lanes on AVX-512, the chain order on AVX2 (mins in a second
+// chain, added at the end), lanes again under LlamaLanes.
 struct WQ4_1 {
   using Block = BlockQ4_1;
-  static constexpr bool kChain = false;
+  static constexpr bool kChain = !SLIM_VNNI;
   static constexpr bool kMin = true, kSigned = false;
   static __m256i code(const Block* b) { return nibbles_32(b->qs); }
   static const uint16_t* d(const Block* b) { return &b->d; }
@@ -142,7 +144,10 @@ struct WQ5_0 {
   static const uint16_t* d(const Block* b) { return &b->d; }
   static const uint16_t* m(const Block*) { return nullptr; }
 };
-// Q5_0 in llama.cpp's vec_dot lane order on every target (LlamaLanes).
+// Q4_1 / Q5_0 in llama.cpp's vec_dot lane order on every target (LlamaLanes).
+struct WQ4_1Lanes : WQ4_1 {
+  static constexpr bool kChain = false;
+};
 struct WQ5_0Lanes : WQ5_0 {
   static constexpr bool kChain = false;
 };
@@ -227,7 +232,7 @@ struct DecA {
 // accumulator on the stack, a store-forwarding round trip per block.)
 template <class P>
 inline void tile_a_chain4(const P& p, const ActA& act, int64_t nb, float* y) {
-  __m128 acc = _mm_setzero_ps();
+  __m128 acc = _mm_setzero_ps(), accmin = _mm_setzero_ps();
   uintptr_t pf = 0;
   int64_t pf_lines = 0;
   if constexpr (P::kPrefetch) {
@@ -237,19 +242,23 @@ inline void tile_a_chain4(const P& p, const ActA& act, int64_t nb, float* y) {
   for (int64_t b = 0; b < nb; ++b) {
     if constexpr (P::kPrefetch) prefetch_part(pf, pf_lines, b, nb);
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.qs + 32 * b));
-    const __m256i init = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.corr + 8 * b));
+    const __m256i init = P::kMin ? _mm256_setzero_si256()  // the _1 types have no zero point
+                                 : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.corr + 8 * b));
     __m256i dp[4];
-    float wd[4];
+    float wd[4], wm[4] = {};
     for (int r = 0; r < 4; ++r) {
       dp[r] = dot_u8s8(init, p.code(r, b), a);
       wd[r] = _mm256_cvtss_f32(p.d(r, b));
+      if constexpr (P::kMin) wm[r] = p.m(r, b);
     }
     const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dp[0], dp[1]), _mm256_hadd_epi32(dp[2], dp[3]));
     const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
     const __m128 scale = _mm_mul_ps(_mm_setr_ps(wd[0], wd[1], wd[2], wd[3]), _mm_set1_ps(act.d[b]));
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), scale, acc);
+    if constexpr (P::kMin)
+      accmin = _mm_fmadd_ps(_mm_setr_ps(wm[0], wm[1], wm[2], wm[3]), _mm_set1_ps(act.s[b]), accmin);
   }
-  _mm_storeu_ps(y, acc);  // the 4 rows are adjacent in y
+  _mm_storeu_ps(y, _mm_add_ps(acc, accmin));  // the 4 rows are adjacent in y
 }
 
 // R weight rows × C packed activation rows, nb blocks; y[c*ldy + r].
@@ -261,10 +270,11 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
   }
   __m256 acc[R][C];
   float accm[R][C];
+  float accmin[R][C];  // chain order of the _1 types: their min terms' chain, added at the end
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) {
       acc[r][c] = _mm256_setzero_ps();
-      accm[r][c] = 0.0f;
+      accm[r][c] = accmin[r][c] = 0.0f;
     }
   uintptr_t pf = 0;
   int64_t pf_lines = 0;
@@ -299,6 +309,7 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
         if constexpr (P::kChain) {
           // exact integer block sum, then one scalar fma per block (llama.cpp's repacked Q4_0 order)
           accm[r][c] = std::fma(static_cast<float>(hsum_i32(dp)), _mm256_cvtss_f32(wd[r]) * act[c].d[b], accm[r][c]);
+          if constexpr (P::kMin) accmin[r][c] = std::fma(wm[r], act[c].s[b], accmin[r][c]);
           continue;
         }
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_mul_ps(wd[r], da), acc[r][c]);
@@ -309,7 +320,7 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
   }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) {
-      if constexpr (P::kChain) y[c * ldy + r] = accm[r][c];
+      if constexpr (P::kChain) y[c * ldy + r] = accm[r][c] + accmin[r][c];
       else y[c * ldy + r] = hsum(acc[r][c]) + accm[r][c];
     }
 }
@@ -324,17 +335,18 @@ inline void tile_a(const P& p, const ActA* act, int64_t nb, float* y, int64_t ld
 // 2 vpmaddwd, then one convert, multiply and fma: about 13 multiply-port uops instead of tile_a's 40.
 // The integer block sums and the float chain are the same as tile_a's kChain path, bit for bit.
 
-// Eight activation rows, per 32-block (320 bytes): qs[8][32] (group k: rows 0..7's bytes 4k..4k+3) |
-// d[8] f32 (row j's fp16-rounded d) | corr[8] i32 (-offset * sum of row j's block). Missing rows are 0.
-constexpr size_t kOctA = 320;
+// Eight activation rows, per 32-block (352 bytes): qs[8][32] (group k: rows 0..7's bytes 4k..4k+3) |
+// d[8] f32 (row j's fp16-rounded d) | corr[8] i32 (-offset * sum of row j's block) | s[8] f32 (ActA's s,
+// the min term of the _1 types). Missing rows are 0.
+constexpr size_t kOctA = 352;
 constexpr int kOctRows = 8;
 
 // R decoded weight rows (DecA layout, stride ds) × one unit of 8 activation rows, of which `valid` are
 // real; y[j*ldy + r].
-template <int R>
+template <int R, bool kMin>
 inline void tile_oct(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act, int valid, float* y, int64_t ldy) {
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  __m256 acc[R], accmin[R];
+  for (int r = 0; r < R; ++r) acc[r] = accmin[r] = _mm256_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb = act + b * kOctA;
@@ -354,10 +366,14 @@ inline void tile_oct(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act
       const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(s[0], ones), _mm256_madd_epi16(s[1], ones)), corr);
       const __m256 wd = _mm256_broadcast_ss(reinterpret_cast<const float*>(w + r * ds + 32 * nb) + b);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(wd, da), acc[r]);
+      if constexpr (kMin) {
+        const __m256 wm = _mm256_broadcast_ss(reinterpret_cast<const float*>(w + r * ds + 36 * nb) + b);
+        accmin[r] = _mm256_fmadd_ps(wm, _mm256_load_ps(reinterpret_cast<const float*>(pb + 320)), accmin[r]);
+      }
     }
   }
   alignas(32) float out[R][8];
-  for (int r = 0; r < R; ++r) _mm256_store_ps(out[r], acc[r]);
+  for (int r = 0; r < R; ++r) _mm256_store_ps(out[r], kMin ? _mm256_add_ps(acc[r], accmin[r]) : acc[r]);
   for (int j = 0; j < valid; ++j)
     for (int r = 0; r < R; ++r) y[j * ldy + r] = out[r][j];
 }

@@ -120,6 +120,7 @@ void pack_oct_a(const float* x, int64_t ldx, int rows, int64_t nb, int offset, u
     uint8_t* pb = dst + b * kOctA;
     auto* d = reinterpret_cast<float*>(pb + 256);
     auto* corr = reinterpret_cast<int32_t*>(pb + 288);
+    auto* sa = reinterpret_cast<float*>(pb + 320);
     for (int j = 0; j < kOctRows; ++j) {
       float dd = 0.0f;
       int sum = 0;
@@ -128,6 +129,7 @@ void pack_oct_a(const float* x, int64_t ldx, int rows, int64_t nb, int offset, u
       for (int k = 0; k < 8; ++k) std::memcpy(pb + 32 * k + 4 * j, q + 4 * k, 4);
       d[j] = fp16_to_fp32(fp32_to_fp16(dd));
       corr[j] = -offset * sum;
+      sa[j] = fp16_to_fp32(fp32_to_fp16(dd * static_cast<float>(sum)));
     }
   }
 }
