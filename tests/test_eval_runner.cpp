@@ -197,7 +197,9 @@ TEST_F(EvalRunnerTiny, DenseSelfIsExactAndRandomDropIsFlagged) {
   write_report(rs, ro);
   const Aggregate a = aggregate(rs);
   for (const CellStats& c : a.by_config) {
-    if (c.config == kDenseSelfLabel) EXPECT_EQ(c.verdict, "identical");
+    if (c.config == kDenseSelfLabel) {
+      EXPECT_EQ(c.verdict, "identical");
+    }
     if (c.config == random_label) {
       EXPECT_GT(c.kl_mean, 0.0);
       EXPECT_NE(c.verdict, "identical");

@@ -310,7 +310,9 @@ TEST(EvalTasks, QueryFirstVariantStatesTheQuestionFirst) {
     const std::string key = v[i].task == "vt" ? "assigned the value" : "What is the special magic";
     EXPECT_LT(qf.find(key), qf.size() / 5) << v[i + 1].id;
     const size_t first_last = v[i].prompt.find(key);
-    if (v[i].task != "vt") EXPECT_GT(first_last, v[i].prompt.size() / 2);  // vt's one-shot example asks too
+    if (v[i].task != "vt") {
+      EXPECT_GT(first_last, v[i].prompt.size() / 2);  // vt's one-shot example asks too
+    }
   }
 }
 
@@ -391,7 +393,9 @@ TEST(EvalTasks, PaulGrahamProseWhenInstalled) {
   for (const Sample& s : slim::eval::generate(tiny(), o)) {
     check_sample(tiny(), s, s.task.rfind("passage", 0) == 0 ? 0.70 : 0.93);
     // Not Austen, except the passage tasks, which always use Austen's paragraphs.
-    if (s.task.rfind("passage", 0) != 0) EXPECT_EQ(s.prompt.find("Bennet"), std::string::npos) << s.id;
+    if (s.task.rfind("passage", 0) != 0) {
+      EXPECT_EQ(s.prompt.find("Bennet"), std::string::npos) << s.id;
+    }
   }
 }
 
