@@ -193,28 +193,44 @@ void run_oct(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y
   }
 }
 
-// Q4_K: activation rows against 8 decoded weight rows at a time, one output per lane (tile_q4k8).
-constexpr int kQ4K8C = 2;  // activation rows per tile
-void run_q4k8(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
-              int64_t o1, int64_t ib, int64_t ie) {
+#endif
+
+// Q4_K: activation rows against kQ4KRows decoded weight rows at a time, one output per lane
+// (tile_q4k16 on zmm, tile_q4k8 on ymm), kQ4KC activation rows per tile.
+#if SLIM_VNNI
+constexpr int kQ4KRows = 16, kQ4KC = 4;
+template <int C>
+inline void tile_q4k_lanes(const uint8_t* w, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
+                           int64_t ldy) {
+  tile_q4k16<C>(w, nb, act, as, valid, y, ldy);
+}
+#else
+constexpr int kQ4KRows = 8, kQ4KC = 2;
+template <int C>
+inline void tile_q4k_lanes(const uint8_t* w, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
+                           int64_t ldy) {
+  tile_q4k8<C>(w, nb, act, as, valid, y, ldy);
+}
+#endif
+void run_q4k_lanes(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
+                   int64_t o1, int64_t ib, int64_t ie) {
   const int64_t nb = w.cols / 256;
   const size_t ws = w.row_stride;
   static thread_local Scratch dec_buf;
-  uint8_t* buf = dec_buf.get(static_cast<size_t>(nb) * kDecQ4K8);
+  uint8_t* buf = dec_buf.get(static_cast<size_t>(nb) * dec_q4k_lanes_bytes(kQ4KRows));
   const int64_t rc = pair_chunk(as);
   for (int64_t i0 = ib; i0 < ie; i0 += rc) {
     const int64_t i1 = std::min(ie, i0 + rc);
-    for (int64_t o = o0; o < o1; o += 8) {
-      const int rr = static_cast<int>(std::min<int64_t>(8, o1 - o));
-      decode_q4k8(w.data + o * ws, ws, rr, nb, buf);
+    for (int64_t o = o0; o < o1; o += kQ4KRows) {
+      const int rr = static_cast<int>(std::min<int64_t>(kQ4KRows, o1 - o));
+      decode_q4k_lanes<kQ4KRows>(w.data + o * ws, ws, rr, nb, buf);
       int64_t i = i0;
-      for (; i + kQ4K8C <= i1; i += kQ4K8C) tile_q4k8<kQ4K8C>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
-      for (; i < i1; ++i) tile_q4k8<1>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
+      for (; i + kQ4KC <= i1; i += kQ4KC) tile_q4k_lanes<kQ4KC>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
+      for (; i < i1; ++i) tile_q4k_lanes<1>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
     }
   }
   (void)m;
 }
-#endif
 #endif  // SLIM_SIMD
 #if SLIM_VNNI
 // ---------------------------------------------------------------------------------------------------
@@ -288,26 +304,6 @@ void run_pairs(const Weight& w, const uint8_t* act, size_t as, int64_t m, float*
   }
 }
 
-// Q4_K: activation rows (not pairs) against 16 decoded weight rows at a time, one output per lane.
-void run_q4k16(const Weight& w, const uint8_t* act, size_t as, int64_t m, float* y, int64_t ldy, int64_t o0,
-               int64_t o1, int64_t ib, int64_t ie) {
-  const int64_t nb = w.cols / 256;
-  const size_t ws = w.row_stride;
-  static thread_local Scratch dec_buf;
-  uint8_t* buf = dec_buf.get(static_cast<size_t>(nb) * kDecQ4K16);
-  const int64_t rc = pair_chunk(as);
-  for (int64_t i0 = ib; i0 < ie; i0 += rc) {
-    const int64_t mm = std::min(rc, ie - i0);
-    for (int64_t o = o0; o < o1; o += 16) {
-      const int rr = static_cast<int>(std::min<int64_t>(16, o1 - o));
-      decode_q4k16(w.data + o * ws, ws, rr, nb, buf);
-      int64_t i = i0;
-      for (; i + 4 <= i0 + mm; i += 4) tile_q4k16<4>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
-      for (; i < i0 + mm; ++i) tile_q4k16<1>(buf, nb, act + i * as, as, rr, y + i * ldy + o, ldy);
-    }
-  }
-  (void)m;
-}
 #endif  // SLIM_VNNI
 
 
@@ -423,17 +419,11 @@ Plan make_plan(const Weight& w) {
     case DType::Q5_0: p.run_pair = run_pairs<PairA<WQ5_0>>; break;
     case DType::Q5_1: p.run_pair = run_pairs<PairA<WQ5_1>>; break;
     case DType::Q8_0: p.run_pair = run_pairs<PairA<WQ8_0>>; break;
-    case DType::Q4_K: p.run_pair = run_q4k16; break;
     case DType::Q6_K: p.run_pair = run_pairs<PairK<RawQ6K>>; break;
     default: break;
   }
   p.pair_min = kPairMin;
-  if (w.type == DType::Q4_K) {
-    p.pack_pair = pack_row_q4k_plan;
-    p.pair_stride = static_cast<size_t>(n / 256) * kRowQ4K;
-    p.unit_rows = 1;
-    p.row_block = 16;
-  } else if (p.run_pair) {
+  if (p.run_pair) {
     const bool k = dtype_info(w.type).block_elems == 256;
     p.pack_pair = k ? pack_pair_k_plan : pack_pair_a_plan;
     p.pair_stride = k ? static_cast<size_t>(n / 256) * kPairK : static_cast<size_t>(n / 32) * kPairA;
@@ -455,15 +445,15 @@ Plan make_plan(const Weight& w) {
     p.pair_min = kOctRows;
     p.row_block = kOctR;
   }
-  if (w.type == DType::Q4_K) {
-    p.run_pair = run_q4k8;
+#endif
+  if (w.type == DType::Q4_K) {  // both x86 targets: the lane tiles, from 4 activation rows on
+    p.run_pair = run_q4k_lanes;
     p.pack_pair = pack_row_q4k_plan;
     p.pair_stride = static_cast<size_t>(n / 256) * kRowQ4K;
     p.unit_rows = 1;
     p.pair_min = 4;
-    p.row_block = 8;
+    p.row_block = kQ4KRows;
   }
-#endif
 #else
   p.run = run_std;
   p.pack = pack_std;

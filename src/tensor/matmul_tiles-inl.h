@@ -646,26 +646,22 @@ inline void tile_k(const P& p, const BlockQ8_K* const* act, int64_t nb, float* y
 constexpr size_t kRowQ4K = 320;
 void pack_row_q4k(const float* x, int64_t nsb, uint8_t* dst);
 
-#if !SLIM_VNNI
-// ---------------------------------------------------------------------------------------------------
-// AVX2 Q4_K GEMM, one output per lane: 8 decoded weight rows interleaved in 4-byte groups, each 4-byte
-// group of an activation row broadcast. A sub-block's 8 vpmaddubsw add up in int16 (16 products of
-// u4 x s8 per lane <= 16*15*127 < 2^15), one vpmaddwd applies its scale; per 64-element pair of
-// sub-blocks the exact integer sums feed the two fma chains of llama.cpp's repacked q4_K gemm (the
-// Chains64 order of tile_k, bit for bit), without tile_k's horizontal sums.
-
-// 8 decoded rows, per super-block (2496 bytes): codes[8 sub-blocks][8 groups][8 rows][4] |
-// sc[8][8] i32 (scale in both s16 halves) | min pairs[4][8] i32 (mins 2i, 2i+1 as s16) | d[8] | dmin[8].
-constexpr size_t kDecQ4K8 = 2048 + 256 + 128 + 32 + 32;
-inline void decode_q4k8(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst) {
-  std::memset(dst, 0, static_cast<size_t>(nb) * kDecQ4K8);
+// Q4_K weight rows decoded for the lane tiles: kRows rows (8 for ymm, 16 for zmm) side by side, so a
+// register holds the same 4 codes of every row. Per super-block (312·kRows bytes):
+//   codes[8 sub-blocks][8 groups][kRows][4] | sc[8][kRows] i32 | mins[4 pairs][kRows] i32 (two s16:
+//   m_2i, m_2i+1) | d[kRows] f32 | dmin[kRows] f32.  Rows past the matrix are zero.
+constexpr size_t dec_q4k_lanes_bytes(int rows) { return 312 * static_cast<size_t>(rows); }
+template <int kRows>
+inline void decode_q4k_lanes(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst) {
+  constexpr size_t kBlock = dec_q4k_lanes_bytes(kRows);
+  std::memset(dst, 0, static_cast<size_t>(nb) * kBlock);
   const RawQ45K<false> raw{w, ws};
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = dst + b * kDecQ4K8;
-    auto* sc = reinterpret_cast<int32_t*>(o + 2048);
-    auto* mp = reinterpret_cast<int32_t*>(o + 2304);
-    auto* d = reinterpret_cast<float*>(o + 2432);
-    auto* dmin = reinterpret_cast<float*>(o + 2464);
+    uint8_t* o = dst + b * kBlock;
+    auto* sc = reinterpret_cast<int32_t*>(o + 256 * kRows);
+    auto* mp = reinterpret_cast<int32_t*>(o + 288 * kRows);
+    auto* d = reinterpret_cast<float*>(o + 304 * kRows);
+    auto* dmin = reinterpret_cast<float*>(o + 308 * kRows);
     for (int r = 0; r < rows; ++r) {
       RawQ45K<false>::Super sb;
       raw.load(r, b, sb);
@@ -677,13 +673,21 @@ inline void decode_q4k8(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8
       for (int j = 0; j < 8; ++j) {
         alignas(32) uint32_t codes[8];
         _mm256_store_si256(reinterpret_cast<__m256i*>(codes), RawQ45K<false>::code(sb, j));
-        for (int g = 0; g < 8; ++g) std::memcpy(o + ((j * 8 + g) * 8 + r) * 4, &codes[g], 4);
-        sc[j * 8 + r] = scb[j] | (scb[j] << 16);
+        for (int g = 0; g < 8; ++g) std::memcpy(o + ((j * 8 + g) * kRows + r) * 4, &codes[g], 4);
+        sc[j * kRows + r] = scb[j];
       }
-      for (int i = 0; i < 4; ++i) mp[i * 8 + r] = mnb[2 * i] | (mnb[2 * i + 1] << 16);
+      for (int i = 0; i < 4; ++i) mp[i * kRows + r] = mnb[2 * i] | (mnb[2 * i + 1] << 16);
     }
   }
 }
+
+#if !SLIM_VNNI
+// ---------------------------------------------------------------------------------------------------
+// AVX2 Q4_K GEMM, one output per lane: 8 decoded weight rows interleaved in 4-byte groups, each 4-byte
+// group of an activation row broadcast. A sub-block's 8 vpmaddubsw add up in int16 (16 products of
+// u4 x s8 per lane <= 16*15*127 < 2^15), one vpmaddwd applies its scale; per 64-element pair of
+// sub-blocks the exact integer sums feed the two fma chains of llama.cpp's repacked q4_K gemm (the
+// Chains64 order of tile_k, bit for bit), without tile_k's horizontal sums.
 
 // 8 decoded rows (valid of them real) × C activation rows (kRowQ4K layout, stride as); y[c*ldy + r].
 template <int C>
@@ -692,11 +696,11 @@ inline void tile_q4k8(const uint8_t* w, int64_t nb, const uint8_t* act, size_t a
   __m256 accr[C], accm[C];
   for (int c = 0; c < C; ++c) accr[c] = accm[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* wb = w + b * kDecQ4K8;
+    const uint8_t* wb = w + b * dec_q4k_lanes_bytes(8);
     const uint8_t* ab[C];
     __m256 dda[C], dmda[C];
-    const __m256 d8 = _mm256_load_ps(reinterpret_cast<const float*>(wb + 2432));
-    const __m256 dm8 = _mm256_load_ps(reinterpret_cast<const float*>(wb + 2464));
+    const __m256 d8 = _mm256_load_ps(reinterpret_cast<const float*>(wb + 304 * 8));
+    const __m256 dm8 = _mm256_load_ps(reinterpret_cast<const float*>(wb + 308 * 8));
     for (int c = 0; c < C; ++c) {
       ab[c] = act + c * as + b * kRowQ4K;
       const __m256 da = _mm256_broadcast_ss(reinterpret_cast<const float*>(ab[c] + 272));
@@ -717,13 +721,15 @@ inline void tile_q4k8(const uint8_t* w, int64_t nb, const uint8_t* act, size_t a
             s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, a4));
           }
         }
-        const __m256i scj = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + 2048 + 32 * j));
+        // the i32 scale in both s16 halves, for vpmaddwd
+        const __m256i sc32 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + 256 * 8 + 32 * j));
+        const __m256i scj = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));
         for (int c = 0; c < C; ++c) {
           const __m256i t = _mm256_madd_epi16(s16[c], scj);
           isum[c] = h ? _mm256_add_epi32(isum[c], t) : t;
         }
       }
-      const __m256i mp = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + 2304 + 32 * i));
+      const __m256i mp = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + 288 * 8 + 32 * i));
       for (int c = 0; c < C; ++c) {
         const __m256i bp = _mm256_set1_epi32(static_cast<int>(load_u32(ab[c] + 256 + 4 * i)));
         const __m256i imin = _mm256_madd_epi16(mp, bp);
@@ -923,52 +929,19 @@ inline void tile_k2(const uint8_t* w, size_t ds, int64_t nb, const uint8_t* act,
 // every lane leaves one output per lane. The sums of each 64-element pair of sub-blocks then become
 // float directly, 16 outputs at a time (KFin::Chains64) with no horizontal reductions.
 
-// Decoded block of 16 rows, per super-block (4992 bytes):
-//   codes[8 sub-blocks][8 groups][16 rows][4] | sc[8][16] i32 | mins[4 pairs][16] i32 (two s16: m_2i, m_2i+1)
-//   | d[16] f32 | dmin[16] f32.  Rows past the matrix are zero.
-constexpr size_t kDecQ4K16 = 4096 + 512 + 256 + 64 + 64;
-inline void decode_q4k16(const uint8_t* w, size_t ws, int rows, int64_t nb, uint8_t* dst) {
-  std::memset(dst, 0, static_cast<size_t>(nb) * kDecQ4K16);
-  const RawQ45K<false> raw{w, ws};
-  for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = dst + b * kDecQ4K16;
-    auto* sc = reinterpret_cast<int32_t*>(o + 4096);
-    auto* mp = reinterpret_cast<int32_t*>(o + 4608);
-    auto* d = reinterpret_cast<float*>(o + 4864);
-    auto* dmin = reinterpret_cast<float*>(o + 4928);
-    for (int r = 0; r < rows; ++r) {
-      RawQ45K<false>::Super s;
-      raw.load(r, b, s);
-      uint8_t scb[8], mnb[8];
-      unpack_scales_k4(w + r * ws + b * sizeof(BlockQ4_K) + 4, scb, mnb);
-      d[r] = s.d;
-      dmin[r] = s.dmin;
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        alignas(32) uint32_t codes[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(codes), RawQ45K<false>::code(s, j));
-        for (int g = 0; g < 8; ++g) std::memcpy(o + ((j * 8 + g) * 16 + r) * 4, &codes[g], 4);
-        sc[j * 16 + r] = scb[j];
-      }
-      for (int i = 0; i < 4; ++i) mp[i * 16 + r] = mnb[2 * i] | (mnb[2 * i + 1] << 16);
-    }
-  }
-}
-
-// Activation rows: kRowQ4K layout (pack_row_q4k).
-
-// 16 decoded rows (valid of them real) × C activation rows; y[c*ldy + r].
+// 16 rows decoded by decode_q4k_lanes<16> (valid of them real) × C activation rows (kRowQ4K layout);
+// y[c*ldy + r].
 template <int C>
 inline void tile_q4k16(const uint8_t* w, int64_t nb, const uint8_t* act, size_t as, int valid, float* y,
                        int64_t ldy) {
   __m512 accr[C], accm[C];
   for (int c = 0; c < C; ++c) accr[c] = accm[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* wb = w + b * kDecQ4K16;
+    const uint8_t* wb = w + b * dec_q4k_lanes_bytes(16);
     const uint8_t* ab[C];
     __m512 dda[C], dmda[C];
-    const __m512 d16 = _mm512_load_ps(reinterpret_cast<const float*>(wb + 4864));
-    const __m512 dm16 = _mm512_load_ps(reinterpret_cast<const float*>(wb + 4928));
+    const __m512 d16 = _mm512_load_ps(reinterpret_cast<const float*>(wb + 304 * 16));
+    const __m512 dm16 = _mm512_load_ps(reinterpret_cast<const float*>(wb + 308 * 16));
     for (int c = 0; c < C; ++c) {
       ab[c] = act + c * as + b * kRowQ4K;
       const __m512 da = _mm512_set1_ps(*reinterpret_cast<const float*>(ab[c] + 272));
@@ -990,13 +963,13 @@ inline void tile_q4k16(const uint8_t* w, int64_t nb, const uint8_t* act, size_t 
             ia[c] = _mm512_dpbusd_epi32(ia[c], wv, _mm512_set1_epi32(a4));
           }
         }
-        const __m512i scj = _mm512_load_si512(wb + 4096 + 64 * j);
+        const __m512i scj = _mm512_load_si512(wb + 256 * 16 + 64 * j);
         for (int c = 0; c < C; ++c) {
           const __m512i t = _mm512_mullo_epi32(ia[c], scj);
           isum[c] = h ? _mm512_add_epi32(isum[c], t) : t;
         }
       }
-      const __m512i mp = _mm512_load_si512(wb + 4608 + 64 * i);
+      const __m512i mp = _mm512_load_si512(wb + 288 * 16 + 64 * i);
       for (int c = 0; c < C; ++c) {
         int32_t bp;
         std::memcpy(&bp, ab[c] + 256 + 4 * i, 4);
