@@ -1,7 +1,8 @@
 // matmul: Y = X·Wᵀ. X is quantized once per call into a reusable per-thread scratch pack (in the
 // format the weight's dot product wants); blocks of output rows (× chunks of activation rows) are
 // handed out to the pool's threads and computed in register tiles (matmul_tiles.h): straight from the
-// GGUF rows for GEMV, from decoded rows for GEMM, on AVX-512 with activation rows in pairs.
+// GGUF rows for GEMV, from decoded rows for GEMM: on AVX-512 with activation rows in pairs, on AVX2 with
+// 8 interleaved activation rows (Q4_0/Q4_1/Q5_0); Q4_K on both with one output row per lane.
 // Per-target file (see matmul_tiles-inl.h).
 
 namespace slim::kernels::SLIM_NS {
@@ -45,7 +46,7 @@ constexpr int kR = 2, kC = 4;
 constexpr int kRv = 4;  // GEMV tile height (one activation row leaves registers for 4 weight rows)
 
 // A family binds a weight type to its tiles on raw GGUF rows (GEMV) and on decoded rows (the GEMM of
-// AVX2 builds; AVX-512 builds use the row-pair path below for m >= kPairMin).
+// the types that have no blocked path below: Plan::run_pair, used from Plan::pair_min rows on).
 template <class W>
 struct FamA {
   static size_t dec_stride(int64_t cols) { return dec_a_stride(cols / 32); }

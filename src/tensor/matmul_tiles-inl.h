@@ -134,7 +134,7 @@ struct WQ4_1 {
   static const uint16_t* m(const Block* b) { return &b->m; }
 };
 // Q5_0: llama.cpp's vec_dot lane order (8 float lanes + hsum) on AVX-512; on AVX2 the chain order of
-// Q4_0 instead, which tile_oct computes at ~3x the speed (not bit-identical to llama.cpp's AVX2 build:
+// Q4_0 instead, which tile_oct computes at ~1.6x the speed (not bit-identical to llama.cpp's AVX2 build:
 // the same exact block sums, summed in another float order; docs/kernels.md).
 struct WQ5_0 {
   using Block = BlockQ5_0;
