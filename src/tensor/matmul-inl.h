@@ -316,7 +316,7 @@ struct Plan {
   int offset = 0;  // zero point of 32-block weights
   DType type = DType::F32;
   // Blocked GEMM (quantized types): activations packed in units of unit_rows rows (VNNI builds: pairs
-  // for the row-pair tiles, single rows for the Q4_K lane tile; AVX2: 8 rows for tile_oct), used from
+  // for the row-pair tiles; AVX2: 8 rows for tile_oct; both: single rows for the Q4_K lane tiles), used from
   // pair_min rows on; pair_stride = bytes per unit, 0 when not available; output rows handed out in
   // multiples of row_block. pack_pair packs `rows` (<= unit_rows) rows of stride ldx into one unit.
   size_t pair_stride = 0;
